@@ -1,0 +1,154 @@
+"""Settings, gathered from every place a team may put them.
+
+Sources, later wins: built-in defaults < ``setup.cfg`` ``[behave.userdata]`` keys
+``asyncbdd.*`` < environment variables ``ASYNCBDD_*`` < ``behave -D asyncbdd.*=...``.
+The key ``asyncbdd.timeout_scale`` is ``ASYNCBDD_TIMEOUT_SCALE`` in the environment.
+
+Outside behave, :func:`get_settings` reads the environment on first use, so pytest users
+get the same defaults and environment overrides without any set-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from asyncbdd.durations import to_seconds
+from asyncbdd.errors import AsyncBddError, ConfigurationError, suggest
+
+__all__ = ["PREFIX", "Settings", "get_settings", "load_settings", "set_settings"]
+
+PREFIX = "asyncbdd."
+ENVIRONMENT_PREFIX = "ASYNCBDD_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every asyncbdd setting, with its default.
+
+    Durations accept seconds or English text ("10 seconds", "500 ms").
+    """
+
+    timeout: float = 10.0
+    """Deadline of a wait whose step names none."""
+    timeout_scale: float = 1.0
+    """Multiplies every deadline (not minimum times or hold windows): 2 on a slow CI."""
+    max_interval: float = 1.0
+    """Longest pause between two checks of a polled condition."""
+    scenario_budget: float = 300.0
+    """Longest a scenario may spend waiting; a wait that asks for more is rejected."""
+    grace: float = 0.5
+    """How long "exactly N" keeps watching after the Nth arrival for an unwanted extra."""
+    database_url: str | None = None
+    """SQLAlchemy URL of the database that probes and snapshots read by default."""
+    connect_timeout: float = 5.0
+    """How long to try to reach a database or broker before reporting it unreachable."""
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+
+def load_settings(
+    *,
+    file_values: Mapping[str, object] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Merge the configuration sources, later wins, and validate every value.
+
+    ``file_values`` and ``overrides`` hold ``asyncbdd.*`` keys (other keys are ignored, as
+    behave's userdata holds a team's own keys too); ``environ`` holds ``ASYNCBDD_*``
+    variables. An unknown ``asyncbdd.*`` key is an error with a close-match suggestion.
+    """
+    raw: dict[str, tuple[object, str]] = {}
+    for key, value in (file_values or {}).items():
+        if key.startswith(PREFIX):
+            raw[_field_name(key, "setup.cfg [behave.userdata]")] = (value, f"{key} in setup.cfg")
+    environment = os.environ if environ is None else environ
+    for variable, value in environment.items():
+        if variable.startswith(ENVIRONMENT_PREFIX):
+            name = variable[len(ENVIRONMENT_PREFIX) :].lower()
+            if name in _CONVERTERS:
+                raw[name] = (value, f"environment variable {variable}")
+            elif not name.startswith(("test_", "demo_")):
+                warnings.warn(_unknown_message(variable, "environment variable"), stacklevel=2)
+    for key, value in (overrides or {}).items():
+        if key.startswith(PREFIX):
+            raw[_field_name(key, "-D")] = (value, f"-D {key}")
+    values: dict[str, Any] = {}
+    for name, (value, origin) in raw.items():
+        try:
+            values[name] = _CONVERTERS[name](value)
+        except (AsyncBddError, ValueError) as error:
+            raise ConfigurationError(f"Setting {origin} = {value!r} is invalid: {error}") from None
+    return Settings(**values)
+
+
+def get_settings() -> Settings:
+    """Return the settings in force, loading defaults and the environment on first use."""
+    settings = _in_force[0]
+    if settings is None:
+        settings = _in_force[0] = load_settings()
+    return settings
+
+
+def set_settings(settings: Settings | None) -> None:
+    """Put ``settings`` in force (``None``: reload from the environment on next use)."""
+    _in_force[0] = settings
+
+
+_in_force: list[Settings | None] = [None]
+
+
+def _positive_seconds(value: object) -> float:
+    seconds = to_seconds(value if isinstance(value, str) else float(str(value)))
+    if seconds <= 0:
+        raise ValueError("it must be longer than zero")
+    return seconds
+
+
+def _scale(value: object) -> float:
+    scale = float(str(value))
+    if not scale > 0:
+        raise ValueError("the timeout scale must be a number above zero, e.g. 1.5")
+    return scale
+
+
+def _optional_text(value: object) -> str | None:
+    text = str(value).strip()
+    return text or None
+
+
+_CONVERTERS: dict[str, Callable[[object], Any]] = {
+    "timeout": _positive_seconds,
+    "timeout_scale": _scale,
+    "max_interval": _positive_seconds,
+    "scenario_budget": _positive_seconds,
+    "grace": lambda value: to_seconds(value if isinstance(value, str) else float(str(value))),
+    "database_url": _optional_text,
+    "connect_timeout": _positive_seconds,
+}
+
+
+def _field_name(key: str, origin: str) -> str:
+    name = key[len(PREFIX) :].replace(".", "_").replace("-", "_")
+    if name not in _CONVERTERS:
+        raise ConfigurationError(_unknown_message(key, f"setting (from {origin})"))
+    return name
+
+
+def _unknown_message(name: str, kind: str) -> str:
+    if name.startswith(ENVIRONMENT_PREFIX):
+        known = [ENVIRONMENT_PREFIX + field.upper() for field in _CONVERTERS]
+    else:
+        known = [PREFIX + field for field in _CONVERTERS]
+    hint = suggest(name, known)
+    message = f"Unknown asyncbdd {kind} {name!r}."
+    if hint:
+        message += f" Did you mean {hint!r}?"
+    return message + " Known: " + ", ".join(known)

@@ -1,0 +1,93 @@
+"""Exception types of asyncbdd.
+
+Two families, kept apart on purpose:
+
+* :class:`WaitTimeout` and the other :class:`AssertionError` subclasses mean *the system
+  under test did not behave*: a test failure, reported as such by pytest and behave.
+* :class:`AsyncBddError` and its subclasses mean *the test itself cannot run as written*:
+  a malformed duration, an unknown name, an unreachable database. Their messages name the
+  offending input and say how to fix it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "AsyncBddError",
+    "BudgetExceeded",
+    "ConfigurationError",
+    "DatabaseUnavailable",
+    "ExpectationFailed",
+    "InvalidInput",
+    "UnknownName",
+    "WaitAborted",
+    "WaitTimeout",
+    "suggest",
+]
+
+
+class AsyncBddError(Exception):
+    """The test cannot run as written; the message names the input and the fix."""
+
+
+class InvalidInput(AsyncBddError, ValueError):
+    """Text from a feature file or a call (a duration, a count, a table) is malformed."""
+
+
+class ConfigurationError(AsyncBddError):
+    """A setting is missing, malformed or unknown."""
+
+
+class UnknownName(AsyncBddError, LookupError):
+    """A step referred to a probe, table or other named thing nobody registered."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str], how_to_register: str) -> None:
+        self.kind = kind
+        self.name = name
+        self.known = sorted(known)
+        lines = [f"No {kind} named {name!r} is registered."]
+        hint = suggest(name, self.known)
+        if hint:
+            lines.append(f"Did you mean {hint!r}?")
+        if self.known:
+            lines.append(f"Registered {kind}s: " + ", ".join(repr(k) for k in self.known))
+        else:
+            lines.append(f"No {kind}s are registered yet.")
+        lines.append(how_to_register)
+        super().__init__("\n".join(lines))
+
+
+class DatabaseUnavailable(AsyncBddError):
+    """A database could not be reached or queried."""
+
+
+class BudgetExceeded(AsyncBddError):
+    """A wait asks for more time than is left of the scenario's time budget."""
+
+
+class ExpectationFailed(AssertionError):
+    """The system under test did not do what a step expected (a test failure)."""
+
+
+class WaitTimeout(ExpectationFailed):
+    """A condition did not hold before its deadline.
+
+    The message is fully rendered (see :mod:`asyncbdd.wait`); the structured record of the
+    wait is kept on :attr:`state` for tools that want more than text.
+    """
+
+    def __init__(self, message: str, state: object = None) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+class WaitAborted(WaitTimeout):
+    """A wait stopped before its deadline: a fail-fast condition held, or it held too early."""
+
+
+def suggest(name: str, known: Iterable[str]) -> str | None:
+    """Return the known name closest to ``name``, if any is close enough to be a typo."""
+    matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return matches[0] if matches else None

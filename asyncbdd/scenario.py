@@ -1,0 +1,111 @@
+"""Per-scenario state: a fresh correlation id, facts learned, snapshots taken, a budget.
+
+behave's hooks (:mod:`asyncbdd.hooks`) start one :class:`Scenario` per scenario; pytest
+users do the same with ``with scenario("name") as state: ...``. Code that needs the state
+calls :func:`current_scenario`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from asyncbdd.config import get_settings
+from asyncbdd.errors import AsyncBddError, InvalidInput
+from asyncbdd.wait import time_budget
+
+__all__ = ["Scenario", "current_scenario", "end_scenario", "scenario", "start_scenario"]
+
+
+@dataclass
+class Scenario:
+    """What one scenario knows: its ids, values its steps learned, and what it captured."""
+
+    name: str
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    scenario_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    values: dict[str, Any] = field(default_factory=dict)
+    """Facts steps learned (``order_id``): bound into SQL probes and placeholders."""
+    captures: dict[str, Any] = field(default_factory=dict)
+    """Snapshots and other evidence, by the phrase that captured them."""
+    current_step: str | None = None
+    """The text of the step being run, used to describe waits in its words."""
+    started_at: float = field(default_factory=time.monotonic)
+    _cleanup: ExitStack = field(default_factory=ExitStack, repr=False)
+
+    def placeholders(self) -> dict[str, Any]:
+        """Values available as ``{name}`` in doc strings, table cells and SQL parameters."""
+        return {
+            **self.values,
+            "correlation_id": self.correlation_id,
+            "scenario_id": self.scenario_id,
+        }
+
+    def expand(self, text: str) -> str:
+        """Replace ``{correlation_id}``-style placeholders in ``text``.
+
+        Only ``{identifier}`` forms are placeholders, so JSON braces pass through.
+        An unknown placeholder is an error listing the known ones.
+        """
+        known = self.placeholders()
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in known:
+                raise InvalidInput(
+                    f"Unknown placeholder {{{name}}} in {text!r}. Known placeholders: "
+                    + ", ".join("{" + key + "}" for key in sorted(known))
+                )
+            return str(known[name])
+
+        return _PLACEHOLDER.sub(replace, text)
+
+    def describe(self, fallback: str) -> str:
+        """The current step's text, or ``fallback`` outside a step."""
+        return self.current_step or fallback
+
+
+def start_scenario(name: str, *, budget: float | None = None) -> Scenario:
+    """Begin a scenario: it becomes current, and its waits share its time budget."""
+    if _current:
+        end_scenario()
+    state = Scenario(name)
+    seconds = get_settings().scenario_budget if budget is None else budget
+    state._cleanup.enter_context(time_budget(seconds, f"time budget of scenario {name!r}"))
+    _current.append(state)
+    return state
+
+
+def end_scenario() -> None:
+    """End the current scenario (no error if none is running)."""
+    while _current:
+        _current.pop()._cleanup.close()
+
+
+def current_scenario() -> Scenario:
+    """The running scenario; an error outside one."""
+    if not _current:
+        raise AsyncBddError(
+            "No scenario is running. Under behave, call asyncbdd.hooks.install_hooks(globals()) "
+            "in environment.py; under pytest, wrap the test in `with asyncbdd.scenario(...)`."
+        )
+    return _current[-1]
+
+
+@contextmanager
+def scenario(name: str = "test", *, budget: float | None = None) -> Iterator[Scenario]:
+    """Run the block as one scenario (for pytest and scripts)."""
+    state = start_scenario(name, budget=budget)
+    try:
+        yield state
+    finally:
+        end_scenario()
+
+
+_current: list[Scenario] = []
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
