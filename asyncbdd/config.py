@@ -11,6 +11,7 @@ get the same defaults and environment overrides without any set-up.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import warnings
 from collections.abc import Callable, Mapping
@@ -105,16 +106,28 @@ def set_settings(settings: Settings | None) -> None:
 _in_force: list[Settings | None] = [None]
 
 
+def _seconds(value: object) -> float:
+    """A duration: seconds as a number (``30``, ``"0.5"``) or English text."""
+    try:
+        number = float(str(value))
+    except ValueError:
+        return to_seconds(str(value))
+    return to_seconds(number)
+
+
 def _positive_seconds(value: object) -> float:
-    seconds = to_seconds(value if isinstance(value, str) else float(str(value)))
+    seconds = _seconds(value)
     if seconds <= 0:
         raise ValueError("it must be longer than zero")
     return seconds
 
 
 def _scale(value: object) -> float:
-    scale = float(str(value))
-    if not scale > 0:
+    try:
+        scale = float(str(value))
+    except ValueError:
+        scale = math.nan
+    if not 0 < scale < math.inf:
         raise ValueError("the timeout scale must be a number above zero, e.g. 1.5")
     return scale
 
@@ -129,7 +142,7 @@ _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "timeout_scale": _scale,
     "max_interval": _positive_seconds,
     "scenario_budget": _positive_seconds,
-    "grace": lambda value: to_seconds(value if isinstance(value, str) else float(str(value))),
+    "grace": _seconds,
     "database_url": _optional_text,
     "connect_timeout": _positive_seconds,
 }
@@ -143,12 +156,11 @@ def _field_name(key: str, origin: str) -> str:
 
 
 def _unknown_message(name: str, kind: str) -> str:
-    if name.startswith(ENVIRONMENT_PREFIX):
-        known = [ENVIRONMENT_PREFIX + field.upper() for field in _CONVERTERS]
-    else:
-        known = [PREFIX + field for field in _CONVERTERS]
-    hint = suggest(name, known)
+    prefix = ENVIRONMENT_PREFIX if name.startswith(ENVIRONMENT_PREFIX) else PREFIX
+    fields = [field.upper() if prefix == ENVIRONMENT_PREFIX else field for field in _CONVERTERS]
+    known = [prefix + field for field in fields]
+    hint = suggest(name[len(prefix) :], fields)  # the shared prefix would make all look close
     message = f"Unknown asyncbdd {kind} {name!r}."
     if hint:
-        message += f" Did you mean {hint!r}?"
+        message += f" Did you mean {prefix + hint!r}?"
     return message + " Known: " + ", ".join(known)

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, create_engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from asyncbdd.config import get_settings
-from asyncbdd.errors import ConfigurationError, DatabaseUnavailable
+from asyncbdd.errors import ConfigurationError, DatabaseUnavailable, QueryFailed
 
 __all__ = ["connect", "dispose_engines", "engine_for", "safe_url"]
 
@@ -41,20 +41,26 @@ def connect(url: str | None = None, *, purpose: str = "run a query") -> Iterator
     """Open a connection in a transaction, translating driver errors into clear ones.
 
     ``purpose`` completes the sentence "could not <purpose>" in the error message.
+
+    :raises DatabaseUnavailable: the database cannot be reached.
+    :raises QueryFailed: it was reached, but a statement failed.
     """
     engine = engine_for(url)
     try:
-        with engine.begin() as connection:
-            yield connection
-    except DBAPIError as error:
-        raise DatabaseUnavailable(
-            f"Could not {purpose} on database {safe_url(engine.url)}: "
-            f"{_first_line(error.orig)}. Check that the server is running and that "
-            "asyncbdd.database_url (or the URL given) is right."
-        ) from error
+        connection = engine.connect()
     except SQLAlchemyError as error:
         raise DatabaseUnavailable(
-            f"Could not {purpose} on database {safe_url(engine.url)}: {_first_line(error)}"
+            f"Could not {purpose}: database {safe_url(engine.url)} cannot be reached: "
+            f"{_cause(error)}. Check that the server is running and that "
+            "asyncbdd.database_url (or the URL given) is right."
+        ) from error
+    try:
+        with connection, connection.begin():
+            yield connection
+    except SQLAlchemyError as error:
+        raise QueryFailed(
+            f"Could not {purpose} on database {safe_url(engine.url)}: the database "
+            f"answered: {_cause(error)}. Check the query's table and column names."
         ) from error
 
 
@@ -102,6 +108,8 @@ def _create(url: str) -> Engine:
         ) from None
 
 
-def _first_line(error: object) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+def _cause(error: SQLAlchemyError) -> str:
+    """The driver's own words: the first line of the original error."""
+    original = error.orig if isinstance(error, DBAPIError) else error
+    text = str(original).strip()
+    return text.splitlines()[0] if text else type(original).__name__

@@ -36,7 +36,9 @@ _NUMBER_WORDS = {
     "no": 0, "zero": 0, "one": 1, "a": 1, "an": 1, "two": 2, "three": 3, "four": 4,
     "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
 }  # fmt: skip
-_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]+)\s*(?:,|and)?", re.IGNORECASE)
+_DURATION_PART = re.compile(
+    r"(?:\s*(?:,|and))?\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]+)\s*", re.IGNORECASE
+)
 _COUNT = re.compile(r"^\s*(\d+|[a-z]+)(?:\s+([a-z][a-z_\- ]*?))?\s*$", re.IGNORECASE)
 
 
@@ -94,10 +96,10 @@ def format_duration(seconds: float) -> str:
         return "forever"
     if round(seconds * 1000) < 1000:
         return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
+    if round(seconds, 2) < 60:
         return f"{seconds:.2f} s".replace(".00 s", " s")
-    minutes, rest = divmod(seconds, 60)
-    return f"{minutes:.0f} min {rest:.0f} s" if round(rest) else f"{minutes:.0f} min"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
 
 
 def _bad_duration(text: str) -> InvalidInput:

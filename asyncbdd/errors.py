@@ -21,6 +21,7 @@ __all__ = [
     "DatabaseUnavailable",
     "ExpectationFailed",
     "InvalidInput",
+    "QueryFailed",
     "UnknownName",
     "WaitAborted",
     "WaitTimeout",
@@ -61,6 +62,10 @@ class UnknownName(AsyncBddError, LookupError):
 
 class DatabaseUnavailable(AsyncBddError):
     """A database could not be reached or queried."""
+
+
+class QueryFailed(AsyncBddError):
+    """The database was reached, but rejected a query (a missing table, a typo in SQL)."""
 
 
 class BudgetExceeded(AsyncBddError):

@@ -18,8 +18,9 @@ import decimal
 import json
 import numbers
 import re
+import uuid
 
-__all__ = ["mismatch_hint", "parse_value", "same_value"]
+__all__ = ["mismatch_hint", "parse_value", "same_value", "show_value"]
 
 _INTEGER = re.compile(r"[-+]?\d+")
 _FLOAT = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
@@ -53,15 +54,38 @@ def same_value(expected: object, actual: object) -> bool:
         actual, (numbers.Number, decimal.Decimal)
     ):
         return decimal.Decimal(str(expected)) == decimal.Decimal(str(actual))
+    if isinstance(expected, str) and isinstance(actual, dt.datetime):
+        return expected in {actual.isoformat(), actual.isoformat(sep=" ")}
     if isinstance(expected, str) and isinstance(actual, (dt.date, dt.time)):
-        return actual.isoformat() == expected
+        return expected == actual.isoformat()
+    if isinstance(expected, str) and isinstance(actual, uuid.UUID):
+        return expected == str(actual)
     return type(expected) is type(actual) and expected == actual
 
 
 def mismatch_hint(expected: object, actual: object) -> str | None:
     """A sentence explaining a near miss of types (``"97"`` against ``97``), if any."""
-    if isinstance(expected, str) and isinstance(actual, numbers.Number) and str(actual) == expected:
-        return f"the value is the number {actual!r}; write it without quotes to expect a number"
+    if isinstance(expected, str) and str(actual) == expected:
+        if isinstance(actual, bool):
+            return f"the value is the boolean {str(actual).lower()}; write it without quotes"
+        if isinstance(actual, (numbers.Number, decimal.Decimal)):
+            return f"the value is the number {actual}; write it without quotes to expect a number"
     if isinstance(actual, str) and not isinstance(expected, str) and str(expected) == actual:
         return f'the value is the text {actual!r}; write it in quotes ("{actual}")'
     return None
+
+
+def show_value(value: object, limit: int = 200) -> str:
+    """A value as a message should show it: text quoted, numbers and dates bare.
+
+    ``'pending'`` against ``97`` makes the type visible; ``Decimal('99.99')`` reads
+    ``99.99`` and a datetime its ISO form, as a feature file would write them.
+    """
+    if isinstance(value, (decimal.Decimal, uuid.UUID)):
+        text = str(value)
+    elif isinstance(value, (dt.date, dt.time)):
+        text = value.isoformat()
+    else:
+        text = repr(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -78,7 +78,9 @@ def sql_probe(
 ) -> None:
     """Register a probe that runs ``query`` and returns the first column of its first row.
 
-    No row gives ``None`` ("not there yet"). ``database_url`` defaults to the setting
+    No row gives ``None`` ("not there yet"). Parameters come from the phrase's fields,
+    then from the running scenario's values; a probe whose phrase gives them all reads
+    outside a scenario too. ``database_url`` defaults to the setting
     ``asyncbdd.database_url``.
     """
     try:
@@ -86,16 +88,20 @@ def sql_probe(
     except ArgumentError as error:
         raise InvalidInput(f"The query of probe {name!r} is not valid SQL text: {error}") from None
 
-    def run_query(scenario: Scenario, **fields: Any) -> Any:
-        parameters = {**scenario.placeholders(), **fields}
-        missing = sorted(set(statement.compile().params) - set(parameters))
-        if missing:
+    needed = set(statement.compile().params)
+
+    def run_query(**fields: Any) -> Any:
+        missing = sorted(needed - set(fields))
+        values = current_scenario().placeholders() if missing else {}
+        unknown = sorted(set(missing) - set(values))
+        if unknown:
             raise InvalidInput(
-                f"The query of probe {name!r} needs :{', :'.join(missing)}, which neither "
+                f"The query of probe {name!r} needs :{', :'.join(unknown)}, which neither "
                 f"the phrase nor the scenario provides. Scenario values: "
-                f"{', '.join(sorted(parameters))}. A step must first record it, e.g. "
-                f"scenario.values[{missing[0]!r}] = ..."
+                f"{', '.join(sorted(values))}. A step must first record it, e.g. "
+                f"scenario.values[{unknown[0]!r}] = ..."
             )
+        parameters = {**values, **fields}
         with connect(database_url, purpose=f"read probe {name!r}") as connection:
             return connection.execute(statement, parameters).scalar()
 

@@ -50,6 +50,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from asyncbdd.config import get_settings
 from asyncbdd.durations import format_duration, to_seconds
 from asyncbdd.errors import BudgetExceeded, InvalidInput, WaitAborted, WaitTimeout
+from asyncbdd.matching import show_value
 
 __all__ = [
     "Exponential",
@@ -58,6 +59,7 @@ __all__ = [
     "IntervalStrategy",
     "Observation",
     "Proportional",
+    "Seconds",
     "Swallowed",
     "TimeBudget",
     "WaitState",
@@ -543,6 +545,7 @@ class _Wait(Generic[T]):
 
 _NO_VALUE = "(none: the probe never returned)"
 _MAX_HISTORY_LINES = 12
+_MAX_ASSERTION_LINES = 30
 _MAX_VALUE_LENGTH = 200
 
 
@@ -580,7 +583,14 @@ def _render_failure(state: WaitState[Any], reason: str, diagnostics: str | None)
                 f"    {len(errors)} x {kind}, last at {_ms(last.at)}: {_short(str(last.error))}"
             )
     if isinstance(state.last_failure, AssertionError) and str(state.last_failure):
-        lines.append(f"  last assertion: {_short(str(state.last_failure))}")
+        assertion = str(state.last_failure).splitlines()
+        if len(assertion) == 1:
+            lines.append(f"  last assertion: {_short(assertion[0])}")
+        else:
+            lines.append("  last assertion:")
+            lines.extend(f"    {line}" for line in assertion[:_MAX_ASSERTION_LINES])
+            if len(assertion) > _MAX_ASSERTION_LINES:
+                lines.append(f"    ... {len(assertion) - _MAX_ASSERTION_LINES} more lines")
     if diagnostics:
         lines.append("  diagnostics:")
         lines.extend(f"    {line}" for line in diagnostics.splitlines())
@@ -610,7 +620,7 @@ def _group_by_type(swallowed: list[Swallowed]) -> dict[str, list[Swallowed]]:
 
 
 def _show(value: object) -> str:
-    return _short(repr(value))
+    return show_value(value, _MAX_VALUE_LENGTH)
 
 
 def _short(text: str) -> str:

@@ -211,7 +211,7 @@ def test_an_assertion_can_be_the_condition(clock: FakeClock) -> None:
     probe = timeline(clock, (0, "pending"))
     with pytest.raises(WaitTimeout) as caught:
         wait_until(probe, is_paid, timeout=1, clock=clock, sleep=clock.sleep)
-    assert "last assertion: status was 'pending'" in str(caught.value)
+    assert "  last assertion:\n    status was 'pending'\n" in str(caught.value)
     assert isinstance(caught.value.__cause__, AssertionError)
 
 

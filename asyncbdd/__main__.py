@@ -1,0 +1,7 @@
+"""``python -m asyncbdd`` is the ``asyncbdd`` command."""
+
+import sys
+
+from asyncbdd.cli import main
+
+sys.exit(main())

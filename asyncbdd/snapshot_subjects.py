@@ -1,0 +1,236 @@
+"""Snapshot subjects: what "the inventory of product X" means, and the scenario's snapshots.
+
+A team names the rows its features talk about, once::
+
+    snapshot_source('the inventory of product "{product_id}"', table="inventory",
+                    ignore=["updated_at"])
+
+The name's fields select rows (a table's ``where`` columns, or a query's ``:params``).
+Two phrases work with no registration at all: ``the "inventory" table`` (every row) and
+``the "inventory" table where product_id is "prod-789"``.
+
+The functions below keep each scenario's snapshots by phrase, so a step can say "a
+snapshot of X" and a later one "X changes"; pytest users can call them too, inside
+``asyncbdd.scenario()``, or use :mod:`asyncbdd.snapshots` directly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from asyncbdd.errors import AsyncBddError, InvalidInput
+from asyncbdd.matching import parse_value
+from asyncbdd.registry import Registry
+from asyncbdd.scenario import Scenario, current_scenario
+from asyncbdd.snapshots import (
+    ExpectedChange,
+    Snapshot,
+    SnapshotDiff,
+    SnapshotSource,
+    assert_change,
+    wait_for_change,
+    wait_for_no_change,
+)
+from asyncbdd.wait import Seconds, wait_until
+
+__all__ = [
+    "SNAPSHOT_SUBJECTS",
+    "check_last_change",
+    "check_unchanged",
+    "expected_changes",
+    "ignore_columns",
+    "resolve_subject",
+    "snapshot_source",
+    "take_snapshot",
+    "wait_for_expected_change",
+    "wait_for_subject_change",
+]
+
+SNAPSHOT_SUBJECTS: Registry[SnapshotSource] = Registry(
+    "snapshot subject",
+    "Register one in Python, e.g. in environment.py: asyncbdd.snapshot_source("
+    "'the inventory of product \"{product_id}\"', table='inventory'); or write "
+    '\'the "inventory" table\' or \'the "inventory" table where product_id is "p-1"\'.',
+)
+
+
+def snapshot_source(
+    name: str,
+    *,
+    table: str | None = None,
+    query: str | None = None,
+    where: Mapping[str, object] | None = None,
+    key: Sequence[str] | None = None,
+    ignore: Sequence[str] = (),
+    database_url: str | None = None,
+    replace: bool = False,
+) -> SnapshotSource:
+    """Register the rows that the phrase ``name`` refers to; see the module docstring."""
+    source = SnapshotSource(
+        table=table,
+        query=query,
+        where=where,
+        key=key,
+        ignore=ignore,
+        database_url=database_url,
+        name=name,
+    )
+    SNAPSHOT_SUBJECTS.register(name, source, replace=replace)
+    return source
+
+
+def ignore_columns(table: str, *columns: str) -> None:
+    """Leave ``columns`` of ``table`` out of snapshots named ``the "<table>" table``.
+
+    For columns that change on every write (``updated_at``) and so say nothing about
+    whether the right change happened. Registered subjects declare their own ``ignore``.
+    """
+    _IGNORED_COLUMNS[table] = tuple(dict.fromkeys((*_IGNORED_COLUMNS.get(table, ()), *columns)))
+
+
+def resolve_subject(phrase: str) -> tuple[SnapshotSource, dict[str, Any]]:
+    """The source a phrase names, and the parameters to capture it with."""
+    generic = _GENERIC_TABLE.fullmatch(" ".join(phrase.split()))
+    if generic:
+        table = generic.group("table")
+        where = {}
+        if generic.group("column"):
+            where[generic.group("column")] = parse_value(generic.group("value"))
+        ignore = _IGNORED_COLUMNS.get(table, ())
+        return SnapshotSource(table=table, ignore=ignore, name=phrase), where
+    resolved = SNAPSHOT_SUBJECTS.resolve(phrase)
+    return resolved.item, resolved.fields
+
+
+def take_snapshot(phrase: str, scenario: Scenario | None = None) -> Snapshot:
+    """Capture the rows ``phrase`` names and keep them for the scenario's later steps."""
+    source, params = resolve_subject(phrase)
+    snapshot = source.capture(**params)
+    (scenario or current_scenario()).captures[_key(phrase)] = snapshot
+    return snapshot
+
+
+def wait_for_subject_change(
+    phrase: str, *, timeout: Seconds | None = None, description: str | None = None
+) -> SnapshotDiff:
+    """Wait until the rows of an earlier snapshot of ``phrase`` change; keep the change."""
+    scenario = current_scenario()
+    diff = wait_for_change(_snapshot(scenario, phrase), timeout=timeout, description=description)
+    scenario.captures[_LAST_CHANGE] = diff
+    return diff
+
+
+def check_unchanged(
+    phrase: str, duration: Seconds, *, description: str | None = None
+) -> SnapshotDiff:
+    """Check that the rows of an earlier snapshot of ``phrase`` stay as they were."""
+    return wait_for_no_change(
+        _snapshot(current_scenario(), phrase), duration, description=description
+    )
+
+
+def check_last_change(expected: Sequence[ExpectedChange], subject_words: str = "") -> None:
+    """Assert that the change last seen (by ``wait_for_subject_change``) is ``expected``.
+
+    ``subject_words`` ("inventory") must appear in the phrase of the snapshot that
+    changed, so a step cannot silently check the wrong snapshot.
+    """
+    diff = current_scenario().captures.get(_LAST_CHANGE)
+    if not isinstance(diff, SnapshotDiff):
+        raise AsyncBddError(
+            "No change has been seen yet in this scenario. Wait for one first, e.g. "
+            '"Then within 10 seconds the inventory of product "prod-789" changes".'
+        )
+    if subject_words and subject_words.lower() not in str(diff.before.description).lower():
+        raise AsyncBddError(
+            f"The last change seen was to {diff.before.description}, not to "
+            f"{subject_words!r}. Wait for a change of the snapshot you mean first."
+        )
+    assert_change(diff, expected)
+
+
+def wait_for_expected_change(
+    phrase: str,
+    expected: Sequence[ExpectedChange],
+    *,
+    timeout: Seconds | None = None,
+    description: str | None = None,
+) -> SnapshotDiff:
+    """Wait until the rows of an earlier snapshot of ``phrase`` changed exactly as expected.
+
+    On timeout the message carries the last mismatch: what changed instead.
+    """
+    scenario = current_scenario()
+    before = _snapshot(scenario, phrase)
+
+    def as_expected(diff: SnapshotDiff) -> bool:
+        assert_change(diff, expected)  # its SnapshotMismatch means "not yet" to the wait
+        return True
+
+    diff = wait_until(
+        lambda: before.diff(before.recapture()),
+        as_expected,
+        timeout=timeout,
+        description=description or f"the change to {phrase}",
+    )
+    scenario.captures[_LAST_CHANGE] = diff
+    return diff
+
+
+def expected_changes(
+    headings: Sequence[str], rows: Sequence[Sequence[str]]
+) -> list[ExpectedChange]:
+    """Read a change table: ``| column | before | after |``, after optional key columns.
+
+    Key columns (any headings before ``column``) say which row each line is about::
+
+        | product_id | column   | before | after |
+        | prod-789   | quantity | 100    | 97    |
+    """
+    names = [heading.strip() for heading in headings]
+    if names[-3:] != ["column", "before", "after"]:
+        raise InvalidInput(
+            f"A change table has the headings | column | before | after |, after optional "
+            f"key columns such as | product_id |; this one has | {' | '.join(names)} |."
+        )
+    key_columns = names[:-3]
+    changes = []
+    for row in rows:
+        cells = [cell.strip() for cell in row]
+        where = {
+            column: parse_value(cell) for column, cell in zip(key_columns, cells, strict=False)
+        }
+        column, before, after = cells[-3:]
+        changes.append(
+            ExpectedChange(column, parse_value(before), parse_value(after), where or None)
+        )
+    return changes
+
+
+_GENERIC_TABLE = re.compile(
+    r'the "(?P<table>[^"]+)" table(?: where (?P<column>\w+) is (?P<value>"[^"]*"|\S+))?'
+)
+_LAST_CHANGE = "snapshot change"
+_IGNORED_COLUMNS: dict[str, tuple[str, ...]] = {}
+
+
+def _key(phrase: str) -> str:
+    return "snapshot: " + " ".join(phrase.split())
+
+
+def _snapshot(scenario: Scenario, phrase: str) -> Snapshot:
+    snapshot = scenario.captures.get(_key(phrase))
+    if not isinstance(snapshot, Snapshot):
+        taken = [
+            key.removeprefix("snapshot: ")
+            for key in scenario.captures
+            if key.startswith("snapshot: ")
+        ]
+        raise AsyncBddError(
+            f"No snapshot of {phrase} was taken in this scenario. Take one before the "
+            f'event: "Given a snapshot of {phrase}".'
+            + (f" Snapshots taken: {', '.join(taken)}." if taken else "")
+        )
+    return snapshot

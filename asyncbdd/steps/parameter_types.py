@@ -1,0 +1,43 @@
+"""Parameter types of the step vocabulary, registered with behave once.
+
+* ``{name:Duration}`` -- "10 seconds", "500 ms", "1 minute 30 seconds"; seconds as float.
+  The pattern is loose on purpose: "ten seconds" or "10 secnds" reach the converter and
+  fail with a message naming the text, rather than leaving the step undefined.
+* ``{name:Value}`` -- a typed value: ``"pending"`` (text), ``97`` (number), ``true``.
+* ``{name:Count}`` -- "1 message", "no messages", "one call"; an int.
+"""
+
+from __future__ import annotations
+
+import parse
+from behave import register_type
+
+from asyncbdd.durations import parse_count, parse_duration
+from asyncbdd.matching import parse_value
+
+__all__ = ["parse_count_text", "parse_duration_text", "parse_value_text"]
+
+_NUMBER = r"(?:\d[\d.,]*|\.\d+)"
+
+
+@parse.with_pattern(
+    rf"(?:{_NUMBER}|[A-Za-z]+)\s*[A-Za-z]+(?:,?\s+(?:and\s+)?{_NUMBER}\s*[A-Za-z]+)*"
+)
+def parse_duration_text(text: str) -> float:
+    """Seconds in a duration written in a step."""
+    return parse_duration(text)
+
+
+@parse.with_pattern(r'"[^"]*"|[^\s"]+')
+def parse_value_text(text: str) -> object:
+    """A typed value written in a step."""
+    return parse_value(text)
+
+
+@parse.with_pattern(r"(?:\d+|[A-Za-z]+)\s+[A-Za-z]+")
+def parse_count_text(text: str) -> int:
+    """A count written in a step."""
+    return parse_count(text)
+
+
+register_type(Duration=parse_duration_text, Value=parse_value_text, Count=parse_count_text)

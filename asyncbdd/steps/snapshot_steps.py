@@ -1,0 +1,65 @@
+"""Snapshot comparison: database rows before and after an event.
+
+::
+
+    Given a snapshot of the inventory of product "prod-789"
+    Then within 10 seconds the inventory of product "prod-789" changes
+    And the inventory change is:
+      | column   | before | after |
+      | quantity | 100    | 97    |
+    Then within 10 seconds the "inventory" table changes to:
+      | product_id | column   | before | after |
+      | prod-789   | quantity | 100    | 97    |
+    Then the inventory of product "prod-123" does not change within 2 seconds
+
+Subjects are registered in Python (:mod:`asyncbdd.snapshot_subjects`), or written as
+``the "inventory" table`` (optionally ``where product_id is "prod-789"``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from behave import given, then
+
+from asyncbdd.snapshot_subjects import (
+    check_last_change,
+    check_unchanged,
+    expected_changes,
+    take_snapshot,
+    wait_for_expected_change,
+    wait_for_subject_change,
+)
+from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration} and co.)
+from asyncbdd.steps.step_text import step_text
+
+
+@given("a snapshot of {subject}")
+def step_a_snapshot_of(context: Any, subject: str) -> None:
+    """Capture the rows ``subject`` names, before the event."""
+    take_snapshot(subject)
+
+
+@then("within {timeout:Duration} {subject} changes")
+def step_within_subject_changes(context: Any, timeout: float, subject: str) -> None:
+    """Wait until the snapshot's rows differ from when they were captured."""
+    wait_for_subject_change(subject, timeout=timeout, description=step_text(context))
+
+
+@then("within {timeout:Duration} {subject} changes to:")
+def step_within_subject_changes_to(context: Any, timeout: float, subject: str) -> None:
+    """Wait until the snapshot's rows changed exactly as the table says, and nothing else."""
+    expected = expected_changes(context.table.headings, context.table.rows)
+    wait_for_expected_change(subject, expected, timeout=timeout, description=step_text(context))
+
+
+@then("the {subject_words} change is:")
+def step_the_change_is(context: Any, subject_words: str) -> None:
+    """Check the change just seen: exactly the table's changes, and nothing else."""
+    check_last_change(expected_changes(context.table.headings, context.table.rows), subject_words)
+
+
+@then("{subject} does not change within {window:Duration}")
+def step_subject_does_not_change(context: Any, subject: str, window: float) -> None:
+    """Require the snapshot's rows to stay as they were throughout ``window``."""
+    check_unchanged(subject, window, description=step_text(context))

@@ -1,0 +1,35 @@
+"""Fixtures shared by the engine's tests."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from asyncbdd.database import safe_url
+
+DEFAULT_POSTGRESQL_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> str:
+    """The test PostgreSQL server's URL (``ASYNCBDD_TEST_POSTGRESQL_URL``); skip if unreachable.
+
+    The server must be reachable within 3 seconds; the tests create and drop their own
+    uniquely named tables in it.
+    """
+    url = os.environ.get("ASYNCBDD_TEST_POSTGRESQL_URL", DEFAULT_POSTGRESQL_URL)
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except (SQLAlchemyError, ImportError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        pytest.skip(
+            f"PostgreSQL at {safe_url(url)} is not reachable within 3 s ({reason}); start it, "
+            "or point ASYNCBDD_TEST_POSTGRESQL_URL at a server with trust authentication."
+        )
+    return url
