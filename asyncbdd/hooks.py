@@ -26,10 +26,18 @@ __all__ = ["install_hooks", "settings_from_behave"]
 
 
 def install_hooks(namespace: MutableMapping[str, Any]) -> None:
-    """Add asyncbdd's behave hooks to ``namespace`` (pass ``globals()``)."""
+    """Add asyncbdd's behave hooks to ``namespace`` (pass ``globals()``).
+
+    Call it at the end of ``environment.py``, after the file's own hooks, so they are
+    chained rather than replaced. Calling it again changes nothing.
+    """
     for name, ours in _HOOKS.items():
         theirs = namespace.get(name)
-        namespace[name] = ours if theirs is None else _chain(name, ours, theirs)
+        if getattr(theirs, _MARK, False):
+            continue
+        hook = ours if theirs is None else _chain(name, ours, theirs)
+        setattr(hook, _MARK, True)
+        namespace[name] = hook
 
 
 def settings_from_behave(config: Any) -> Settings:
@@ -63,6 +71,7 @@ def _after_all(context: Any) -> None:
     set_settings(None)
 
 
+_MARK = "_asyncbdd_hook"
 _HOOKS: dict[str, Callable[..., None]] = {
     "before_all": _before_all,
     "before_scenario": _before_scenario,

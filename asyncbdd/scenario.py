@@ -75,7 +75,9 @@ def start_scenario(name: str, *, budget: float | None = None) -> Scenario:
     if _current:
         end_scenario()
     state = Scenario(name)
-    seconds = get_settings().scenario_budget if budget is None else budget
+    settings = get_settings()
+    # The timeout scale stretches every deadline, so it stretches their sum too.
+    seconds = (settings.scenario_budget if budget is None else budget) * settings.timeout_scale
     state._cleanup.enter_context(time_budget(seconds, f"time budget of scenario {name!r}"))
     _current.append(state)
     return state

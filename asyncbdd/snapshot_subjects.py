@@ -16,6 +16,7 @@ snapshot of X" and a later one "X changes"; pytest users can call them too, insi
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -101,7 +102,7 @@ def resolve_subject(phrase: str) -> tuple[SnapshotSource, dict[str, Any]]:
         ignore = _IGNORED_COLUMNS.get(table, ())
         return SnapshotSource(table=table, ignore=ignore, name=phrase), where
     resolved = SNAPSHOT_SUBJECTS.resolve(phrase)
-    return resolved.item, resolved.fields
+    return dataclasses.replace(resolved.item, name=" ".join(phrase.split())), resolved.fields
 
 
 def take_snapshot(phrase: str, scenario: Scenario | None = None) -> Snapshot:

@@ -368,10 +368,10 @@ class TimeBudget:
         """Raise :class:`BudgetExceeded` if ``seconds`` is more than what remains."""
         if seconds > self.remaining:
             raise BudgetExceeded(
-                f"{what} may wait {format_duration(seconds)}, but only "
-                f"{format_duration(self.remaining)} remain of the {self.label} of "
-                f"{format_duration(self.seconds)}. Shorten the wait, or raise the budget "
-                "(setting asyncbdd.scenario_budget)."
+                f"{what} may take up to {format_duration(seconds)}, but only "
+                f"{format_duration(self.remaining)} of the {self.label} "
+                f"({format_duration(self.seconds)}) remain. Shorten the wait, or raise the "
+                "budget (setting asyncbdd.scenario_budget)."
             )
 
 

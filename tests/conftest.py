@@ -15,10 +15,11 @@ DEFAULT_POSTGRESQL_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 @pytest.fixture(scope="session")
 def postgresql_url() -> str:
-    """The test PostgreSQL server's URL (``ASYNCBDD_TEST_POSTGRESQL_URL``); skip if unreachable.
+    """The test PostgreSQL server's URL (``ASYNCBDD_TEST_POSTGRESQL_URL``).
 
     The server must be reachable within 3 seconds; the tests create and drop their own
-    uniquely named tables in it.
+    uniquely named tables in it. Where it is not, the tests are skipped, except under CI
+    (``CI=true``), where a silently skipped database would hide a broken build.
     """
     url = os.environ.get("ASYNCBDD_TEST_POSTGRESQL_URL", DEFAULT_POSTGRESQL_URL)
     try:
@@ -28,8 +29,11 @@ def postgresql_url() -> str:
         engine.dispose()
     except (SQLAlchemyError, ImportError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        pytest.skip(
+        message = (
             f"PostgreSQL at {safe_url(url)} is not reachable within 3 s ({reason}); start it, "
             "or point ASYNCBDD_TEST_POSTGRESQL_URL at a server with trust authentication."
         )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
     return url

@@ -393,9 +393,9 @@ def test_budget_rejects_a_wait_longer_than_what_remains() -> None:
     ):
         wait_until(lambda: True, timeout=30, description="the order status is 'paid'")
     assert str(caught.value).startswith(
-        "Waiting for the order status is 'paid' may wait 30 s, but only"
+        "Waiting for the order status is 'paid' may take up to 30 s, but only"
     )
-    assert "of the time budget of scenario 'checkout' of 5 s" in str(caught.value)
+    assert "of the time budget of scenario 'checkout' (5 s) remain." in str(caught.value)
 
 
 def test_budget_allows_waits_that_fit() -> None:

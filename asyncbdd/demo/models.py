@@ -1,0 +1,83 @@
+"""The demo service's tables: orders and inventory (SQLAlchemy 2.x typed declarative).
+
+Timestamps are timezone-aware UTC on every backend, including SQLite, which stores them
+without an offset.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+
+from sqlalchemy import DateTime, Dialect, Engine, Numeric, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["Base", "Inventory", "Order", "OrderStatus", "create_schema"]
+
+
+class OrderStatus(str, Enum):
+    """The values of ``orders.status``; an order ends ``shipped`` or ``failed``."""
+
+    PENDING = "pending"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    FAILED = "failed"
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the demo tables that do not exist yet."""
+    Base.metadata.create_all(engine)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored and returned as timezone-aware UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to UTC before storing, so that offset-less backends store UTC."""
+        return None if value is None else value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Mark offset-less values (SQLite) as the UTC they were stored in."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the demo tables."""
+
+
+class Order(Base):
+    """One order, from the moment the worker stores it until it ends shipped or failed."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    product_id: Mapped[str] = mapped_column(String)
+    quantity: Mapped[int]
+    status: Mapped[str] = mapped_column(String)
+    amount: Mapped[float | None] = mapped_column(Numeric(12, 2, asdecimal=False))
+    correlation_id: Mapped[str | None] = mapped_column(String, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, onupdate=utc_now)
+
+
+class Inventory(Base):
+    """The stock of one product."""
+
+    __tablename__ = "inventory"
+
+    product_id: Mapped[str] = mapped_column(String, primary_key=True)
+    quantity: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, onupdate=utc_now)

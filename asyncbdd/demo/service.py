@@ -1,0 +1,195 @@
+"""The demo order service: an HTTP API and a background worker sharing one database."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import sessionmaker
+
+from asyncbdd.demo.faults import Fault
+from asyncbdd.demo.http_api import OrderApiServer
+from asyncbdd.demo.models import create_schema
+from asyncbdd.demo.pipeline import OrderJob, OrderPipeline, OrderRequest
+
+__all__ = ["DEFAULT_DATABASE_URL", "OrderService", "ServiceStateError"]
+
+DEFAULT_DATABASE_URL = f"sqlite:///{Path(tempfile.gettempdir()) / 'asyncbdd-demo.db'}"
+"""A SQLite file in the system's temporary directory."""
+
+
+class ServiceStateError(RuntimeError):
+    """The service was told to start while running, or to stop or report while stopped."""
+
+
+class OrderService:
+    """The order service the demo features test, driven only through real transports.
+
+    Orders posted over HTTP are accepted at once (202) and processed later by a worker
+    thread: stored as ``pending``, then ``paid`` with their quantity taken from stock, then
+    ``shipped``; an unknown product or too little stock ends them ``failed``. The worker
+    waits a random ``jitter`` delay before each step, as a real system would take time.
+
+    Usage::
+
+        with OrderService("sqlite:///orders.db", faults=[Fault.FAIL_PAYMENT]) as service:
+            ...  # HTTP to service.url, SQL to service.database_url
+
+    :param database_url: SQLAlchemy URL of the database; missing tables are created.
+    :param host: the interface HTTP listens on.
+    :param port: the HTTP port; 0 picks a free one (see :attr:`url`).
+    :param faults: the faults in force from the start (see :meth:`set_faults`).
+    :param jitter: ``(min, max)`` seconds the worker waits before each processing step.
+    :param seed: seeds the jitter, for reproducible timings.
+    """
+
+    def __init__(
+        self,
+        database_url: str = DEFAULT_DATABASE_URL,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: Iterable[Fault] = (),
+        jitter: tuple[float, float] = (0.005, 0.05),
+        seed: int | None = None,
+    ) -> None:
+        shortest, longest = jitter
+        if not 0 <= shortest <= longest:
+            raise ValueError(f"jitter must be (min, max) with 0 <= min <= max, got {jitter!r}")
+        self._database_url = database_url
+        self._host = host
+        self._port = port
+        self._jitter = jitter
+        self._rng = random.Random(seed)
+        self._faults = frozenset(Fault(fault) for fault in faults)
+        self._running: _Running | None = None
+
+    def start(self) -> None:
+        """Create missing tables, then serve HTTP and process orders in background threads.
+
+        :raises ServiceStateError: the service is already running.
+        """
+        if self._running is not None:
+            raise ServiceStateError(f"the order service is already running at {self.url}")
+        engine = _create_engine(self._database_url)
+        try:
+            create_schema(engine)
+            sessions = sessionmaker(engine, expire_on_commit=False)
+            pipeline = OrderPipeline(sessions, jitter=self._jitter, rng=self._rng)
+
+            def accept(order: OrderRequest) -> None:
+                pipeline.submit(OrderJob(order, self._faults))
+
+            server = OrderApiServer((self._host, self._port), sessions, accept)
+        except BaseException:
+            engine.dispose()
+            raise
+        http_thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.01},  # how long stop() may wait for the loop to notice
+            name="asyncbdd-demo-http",
+            daemon=True,
+        )
+        pipeline.start()
+        http_thread.start()
+        self._running = _Running(
+            url=f"http://{self._host}:{server.server_port}",
+            engine=engine,
+            server=server,
+            http_thread=http_thread,
+            pipeline=pipeline,
+        )
+
+    def stop(self) -> None:
+        """Stop serving and processing, wait for the threads, close database connections.
+
+        A processing delay in progress is interrupted at once; orders not processed yet
+        are abandoned.
+
+        :raises ServiceStateError: the service is not running.
+        """
+        running = self._require_running("stop it")
+        self._running = None
+        running.server.shutdown()
+        running.http_thread.join()
+        running.server.server_close()  # also waits for requests still being answered
+        running.pipeline.stop()
+        running.engine.dispose()
+
+    def __enter__(self) -> OrderService:
+        """Start the service."""
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Stop the service."""
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The base URL of the HTTP API, such as ``http://127.0.0.1:54321``.
+
+        :raises ServiceStateError: the service is not running.
+        """
+        return self._require_running("know its URL").url
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL of the service's database, as given."""
+        return self._database_url
+
+    @property
+    def faults(self) -> frozenset[Fault]:
+        """The faults in force."""
+        return self._faults
+
+    def set_faults(self, faults: Iterable[Fault]) -> None:
+        """Replace the faults in force; they apply to the orders accepted from now on.
+
+        An order keeps the faults in force when it was accepted until it is processed.
+        """
+        self._faults = frozenset(Fault(fault) for fault in faults)
+
+    def _require_running(self, to_do: str) -> _Running:
+        if self._running is None:
+            raise ServiceStateError(f"the order service is not running; start() it to {to_do}")
+        return self._running
+
+
+@dataclass(frozen=True)
+class _Running:
+    """What exists only while the service runs."""
+
+    url: str
+    engine: Engine
+    server: OrderApiServer
+    http_thread: threading.Thread
+    pipeline: OrderPipeline
+
+
+def _create_engine(database_url: str) -> Engine:
+    engine = create_engine(database_url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _configure_sqlite)
+    return engine
+
+
+def _configure_sqlite(dbapi_connection: Any, _connection_record: Any) -> None:
+    # The HTTP threads, the worker and outside readers (the tests) share one file: WAL lets
+    # them read while one writes, and the busy timeout makes writers queue, not fail.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

@@ -1,0 +1,47 @@
+"""The demo's own phrases: how a customer and the warehouse act on the order service.
+
+Each step drives the service only through its HTTP API, as a real client would, and
+records what later steps refer to (the order id) in the scenario's values.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+from behave import given, when
+
+from asyncbdd.scenario import current_scenario
+
+
+@given('product "{product_id}" has {quantity:d} in stock')
+def step_product_has_stock(context: Any, product_id: str, quantity: int) -> None:
+    _call(context, "PUT", f"/api/inventory/{product_id}", {"quantity": quantity})
+
+
+@when('a customer orders {quantity:d} of product "{product_id}"')
+def step_customer_orders(context: Any, quantity: int, product_id: str) -> None:
+    scenario = current_scenario()
+    accepted = _call(
+        context,
+        "POST",
+        "/api/orders",
+        {
+            "product_id": product_id,
+            "quantity": quantity,
+            "correlation_id": scenario.correlation_id,
+        },
+    )
+    scenario.values["order_id"] = accepted["order_id"]
+
+
+def _call(context: Any, method: str, path: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        context.order_service.url + path,
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.load(response)

@@ -1,0 +1,75 @@
+Feature: Every asyncbdd step fails, and says why, when the system does not behave
+  Each scenario here runs against the healthy demo service and expects something it
+  does not do. tests/test_features.py checks that each one fails with its diagnostic.
+
+  Background:
+    Given product "prod-789" has 100 in stock
+    And product "prod-123" has 50 in stock
+
+  Scenario: A status that never comes times out with the statuses seen
+    When a customer orders 1 of product "prod-789"
+    Then within 1 second the order status is "lost"
+
+  Scenario: A status that moves on does not stay
+    When a customer orders 1 of product "prod-789"
+    Then within 10 seconds the order status is "pending"
+    And the order status stays "pending" for 2 seconds
+
+  Scenario: A forbidden status stops the wait at once
+    When a customer orders 1 of product "prod-789"
+    Then within 10 seconds the order status becomes "shipped" but never "paid"
+
+  Scenario: A status that does not hold long enough fails the hold
+    When a customer orders 1 of product "prod-789"
+    Then within 3 seconds the order status is "pending" and stays so for 2 seconds
+
+  Scenario: A status reached too early fails the minimum time
+    When a customer orders 1 of product "prod-789"
+    Then the order status becomes "pending" no sooner than 2 seconds and within 10 seconds
+
+  Scenario: A status that is reached fails the negative form
+    When a customer orders 1 of product "prod-789"
+    Then the order status does not become "shipped" within 5 seconds
+
+  Scenario: Eventually waits only as long as the default timeout
+    When a customer orders 1 of product "prod-789"
+    Then eventually the order status is "lost"
+
+  Scenario: A number written in quotes is not the number
+    When a customer orders 3 of product "prod-789"
+    Then within 1 second the stock of product "prod-789" is "97"
+
+  Scenario: A different change than expected is shown beside the expectation
+    Given a snapshot of the inventory of product "prod-789"
+    When a customer orders 3 of product "prod-789"
+    Then within 10 seconds the inventory of product "prod-789" changes
+    And the inventory change is:
+      | column   | before | after |
+      | quantity | 100    | 90    |
+
+  Scenario: A change to a row that should not change is reported
+    Given a snapshot of the "inventory" table
+    When a customer orders 3 of product "prod-789"
+    Then within 1 second the "inventory" table changes to:
+      | product_id | column   | before | after |
+      | prod-123   | quantity | 50     | 47    |
+
+  Scenario: Rows that never change time out
+    Given a snapshot of the inventory of product "prod-123"
+    When a customer orders 3 of product "prod-789"
+    Then within 1 second the inventory of product "prod-123" changes
+
+  Scenario: Rows that change fail the negative form
+    Given a snapshot of the inventory of product "prod-789"
+    When a customer orders 3 of product "prod-789"
+    Then the inventory of product "prod-789" does not change within 5 seconds
+
+  Scenario: A malformed duration is named, not left undefined
+    Then within ten seconds the order status is "pending"
+
+  Scenario: An unknown probe is named, with a suggestion
+    When a customer orders 1 of product "prod-789"
+    Then within 1 second the ordr status is "pending"
+
+  Scenario: A snapshot never taken is named
+    Then within 1 second the inventory of product "prod-789" changes
