@@ -13,10 +13,12 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 MUST_FAIL = "tests/acceptance/must_fail.feature"
@@ -211,3 +213,22 @@ def test_every_step_fails_with_its_diagnostic_when_the_system_disagrees(
             assert fragment in outcomes[name].report, f"{name}: {fragment!r} missing in\n" + (
                 outcomes[name].report
             )
+
+
+def test_the_features_pass_unchanged_against_postgresql(
+    tmp_path: Path, postgresql_url: str
+) -> None:
+    """Only the database URL changes: the same features pass on PostgreSQL."""
+    schema = f"asyncbdd_features_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(postgresql_url)
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        url = f"{postgresql_url}?options=-csearch_path%3D{schema}"
+        outcomes = run_behave(tmp_path, defines={"asyncbdd.database_url": url}, environment={})
+        assert set(outcomes) == ALL_SCENARIOS
+        assert failed(outcomes) == set(), {name: outcomes[name].report for name in failed(outcomes)}
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
