@@ -19,6 +19,8 @@ from asyncbdd.demo.service import DEFAULT_DATABASE_URL, OrderService
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the service, print where it listens, and stop it cleanly on Ctrl-C or SIGTERM."""
     arguments = _parser().parse_args(argv)
+    # A shell starts background jobs with SIGINT ignored; kill -INT must still stop us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     service = OrderService(

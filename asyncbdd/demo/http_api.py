@@ -38,7 +38,7 @@ logger = logging.getLogger("asyncbdd.demo")
 
 
 class OrderApiServer(ThreadingHTTPServer):
-    """Serves the order API, one daemon thread per request.
+    """Serves the order API, one thread per request.
 
     :param address: ``(host, port)`` to listen on; port 0 picks a free port.
     :param sessions: opens sessions on the service's database.
@@ -151,9 +151,11 @@ class _ApiHandler(BaseHTTPRequestHandler):
 
     def _json_object(self, fields: tuple[str, ...]) -> dict[str, object]:
         """Read the body as a JSON object with no fields other than ``fields``."""
+        length = self.headers.get("Content-Length", "0")
+        if not length.isdecimal():
+            raise _BadRequest(f"Content-Length must be a whole number, got {length!r}")
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length))
+            body = json.loads(self.rfile.read(int(length)))
         except ValueError as error:
             raise _BadRequest(f"the request body is not valid JSON: {error}") from None
         if not isinstance(body, dict):

@@ -30,7 +30,7 @@ def create_schema(engine: Engine) -> None:
     Base.metadata.create_all(engine)
 
 
-class UtcDateTime(TypeDecorator[datetime]):
+class _UtcDateTime(TypeDecorator[datetime]):
     """A timestamp stored and returned as timezone-aware UTC."""
 
     impl = DateTime(timezone=True)
@@ -49,7 +49,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(timezone.utc)
 
 
-def utc_now() -> datetime:
+def _utc_now() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(timezone.utc)
 
@@ -69,8 +69,8 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String)
     amount: Mapped[float | None] = mapped_column(Numeric(12, 2, asdecimal=False))
     correlation_id: Mapped[str | None] = mapped_column(String, index=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, onupdate=utc_now)
+    created_at: Mapped[datetime] = mapped_column(_UtcDateTime, default=_utc_now)
+    updated_at: Mapped[datetime] = mapped_column(_UtcDateTime, default=_utc_now, onupdate=_utc_now)
 
 
 class Inventory(Base):
@@ -80,4 +80,4 @@ class Inventory(Base):
 
     product_id: Mapped[str] = mapped_column(String, primary_key=True)
     quantity: Mapped[int]
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, onupdate=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(_UtcDateTime, default=_utc_now, onupdate=_utc_now)

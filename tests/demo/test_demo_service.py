@@ -74,7 +74,8 @@ def postgresql_server() -> Iterator[Engine]:
     except OperationalError as error:
         engine.dispose()
         safe_url = engine.url.render_as_string(hide_password=True)
-        pytest.skip(f"PostgreSQL is not reachable at {safe_url}: {error.orig}")
+        reason = str(error.orig).splitlines()[0]
+        pytest.skip(f"PostgreSQL is not reachable at {safe_url}: {reason}")
     yield engine
     engine.dispose()
 
@@ -350,6 +351,25 @@ def test_unknown_resource_is_404(service: OrderService, path: str, error: str) -
     assert call("GET", f"{service.url}{path}") == (404, {"error": error})
 
 
+def test_database_error_is_500_without_traceback(
+    service: OrderService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failing query answers 500 with a pointer to the log, which has the traceback."""
+    outside = create_engine(service.database_url)
+    try:
+        with outside.begin() as connection:
+            connection.execute(text("DROP TABLE inventory"))
+    finally:
+        outside.dispose()
+
+    assert call("GET", f"{service.url}/api/inventory/widget") == (
+        500,
+        {"error": "internal server error; see the service log"},
+    )
+    assert "GET /api/inventory/widget failed" in caplog.messages
+    assert caplog.records[-1].exc_info is not None
+
+
 def test_wrong_method_is_405(service: OrderService) -> None:
     """A method a path does not support gets 405 listing the allowed ones."""
     assert call("POST", f"{service.url}/health", {}) == (
@@ -449,23 +469,31 @@ def test_command_line_rejects_an_unknown_fault() -> None:
 def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
     """python -m asyncbdd.demo prints its URL, serves, and exits 0 on Ctrl-C."""
     database_url = f"sqlite:///{tmp_path / 'orders.db'}"
-    with subprocess.Popen(
-        [sys.executable, "-m", "asyncbdd.demo", "--database-url", database_url],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=_child_environment(),
-    ) as process:
+    log_path = tmp_path / "service.log"
+    with (
+        log_path.open("w") as log,
+        subprocess.Popen(
+            [sys.executable, "-m", "asyncbdd.demo", "--database-url", database_url],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=_child_environment(),
+        ) as process,
+    ):
         assert process.stdout is not None
         try:
             first_line = process.stdout.readline()
-            assert first_line.startswith("order service: http://127.0.0.1:")
+            assert first_line.startswith("order service: http://127.0.0.1:"), log_path.read_text()
             assert process.stdout.readline() == f"database: {database_url}\n"
             url = first_line.split(": ", 1)[1].strip()
             assert call("GET", f"{url}/health") == (200, {"status": "ok"})
         finally:
             process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+            try:
+                returncode = process.wait(timeout=10)
+            finally:
+                process.kill()  # only if it did not exit
+    assert returncode == 0, log_path.read_text()
 
 
 # --------------------------------------------------------------------------------------
