@@ -57,11 +57,15 @@ def connect(url: str | None = None, *, purpose: str = "run a query") -> Iterator
     try:
         with connection, connection.begin():
             yield connection
-    except SQLAlchemyError as error:
-        raise QueryFailed(
-            f"Could not {purpose} on database {safe_url(engine.url)}: the database "
-            f"answered: {_cause(error)}. Check the query's table and column names."
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise _query_failed(purpose, engine, error) from error
+        raise DatabaseUnavailable(
+            f"Could not {purpose}: the connection to database {safe_url(engine.url)} was "
+            f"lost: {_cause(error)}. Check that the server is still running."
         ) from error
+    except SQLAlchemyError as error:
+        raise _query_failed(purpose, engine, error) from error
 
 
 def dispose_engines() -> None:
@@ -113,3 +117,10 @@ def _cause(error: SQLAlchemyError) -> str:
     original = error.orig if isinstance(error, DBAPIError) else error
     text = str(original).strip()
     return text.splitlines()[0] if text else type(original).__name__
+
+
+def _query_failed(purpose: str, engine: Engine, error: SQLAlchemyError) -> QueryFailed:
+    return QueryFailed(
+        f"Could not {purpose} on database {safe_url(engine.url)}: the database "
+        f"answered: {_cause(error)}. Check the query's table and column names."
+    )

@@ -65,10 +65,6 @@ class Scenario:
 
         return _PLACEHOLDER.sub(replace, text)
 
-    def describe(self, fallback: str) -> str:
-        """The current step's text, or ``fallback`` outside a step."""
-        return self.current_step or fallback
-
 
 def start_scenario(name: str, *, budget: float | None = None) -> Scenario:
     """Begin a scenario: it becomes current, and its waits share its time budget."""

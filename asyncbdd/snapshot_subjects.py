@@ -132,9 +132,18 @@ def check_unchanged(
     )
 
 
-def check_last_change(expected: Sequence[ExpectedChange], subject_words: str = "") -> None:
-    """Assert that the change last seen (by ``wait_for_subject_change``) is ``expected``.
+def check_last_change(
+    expected: Sequence[ExpectedChange],
+    subject_words: str = "",
+    *,
+    timeout: Seconds | None = None,
+    description: str | None = None,
+) -> SnapshotDiff:
+    """Check that the rows whose change was last seen changed exactly as ``expected``.
 
+    A system may write in several transactions, so the first change seen need not be
+    the whole change: the rows are read again until they differ from the snapshot
+    exactly as expected, up to ``timeout`` (default: setting ``asyncbdd.timeout``).
     ``subject_words`` ("inventory") must appear in the phrase of the snapshot that
     changed, so a step cannot silently check the wrong snapshot.
     """
@@ -149,7 +158,7 @@ def check_last_change(expected: Sequence[ExpectedChange], subject_words: str = "
             f"The last change seen was to {diff.before.description}, not to "
             f"{subject_words!r}. Wait for a change of the snapshot you mean first."
         )
-    assert_change(diff, expected)
+    return _wait_for_exactly(diff.before, expected, timeout, description)
 
 
 def wait_for_expected_change(
@@ -163,21 +172,7 @@ def wait_for_expected_change(
 
     On timeout the message carries the last mismatch: what changed instead.
     """
-    scenario = current_scenario()
-    before = _snapshot(scenario, phrase)
-
-    def as_expected(diff: SnapshotDiff) -> bool:
-        assert_change(diff, expected)  # its SnapshotMismatch means "not yet" to the wait
-        return True
-
-    diff = wait_until(
-        lambda: before.diff(before.recapture()),
-        as_expected,
-        timeout=timeout,
-        description=description or f"the change to {phrase}",
-    )
-    scenario.captures[_LAST_CHANGE] = diff
-    return diff
+    return _wait_for_exactly(_snapshot(current_scenario(), phrase), expected, timeout, description)
 
 
 def expected_changes(
@@ -215,6 +210,26 @@ _GENERIC_TABLE = re.compile(
 )
 _LAST_CHANGE = "snapshot change"
 _IGNORED_COLUMNS: dict[str, tuple[str, ...]] = {}
+
+
+def _wait_for_exactly(
+    before: Snapshot,
+    expected: Sequence[ExpectedChange],
+    timeout: Seconds | None,
+    description: str | None,
+) -> SnapshotDiff:
+    def as_expected(diff: SnapshotDiff) -> bool:
+        assert_change(diff, expected)  # its SnapshotMismatch means "not yet" to the wait
+        return True
+
+    diff = wait_until(
+        lambda: before.diff(before.recapture()),
+        as_expected,
+        timeout=timeout,
+        description=description or f"the change to {before.description}",
+    )
+    current_scenario().captures[_LAST_CHANGE] = diff
+    return diff
 
 
 def _key(phrase: str) -> str:

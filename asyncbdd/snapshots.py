@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, Table, inspect, select, text
+from sqlalchemy import Connection, Engine, MetaData, Table, inspect, select, text
 
 from asyncbdd.database import connect, safe_url
 from asyncbdd.durations import format_duration
@@ -382,7 +383,8 @@ def wait_for_no_change(
 _Records = tuple[tuple[str, ...], tuple[str, ...], list[dict[str, object]]]
 """What a read returns: key columns, captured columns (key first), and the rows."""
 
-_tables: dict[tuple[str, str], Table] = {}
+_tables: weakref.WeakKeyDictionary[Engine, dict[str, Table]] = weakref.WeakKeyDictionary()
+"""Reflected tables per engine: disposing of the engines forgets them too."""
 _tables_lock = threading.Lock()
 
 
@@ -440,10 +442,9 @@ def _read_query(
 
 
 def _reflect(connection: Connection, name: str) -> Table:
-    """The table's definition, read from the database once per URL and table."""
-    cache_key = (connection.engine.url.render_as_string(hide_password=False), name)
+    """The table's definition, read from the database once per engine and table."""
     with _tables_lock:
-        table = _tables.get(cache_key)
+        table = _tables.setdefault(connection.engine, {}).get(name)
     if table is None:
         inspector = inspect(connection)
         if not inspector.has_table(name):
@@ -456,7 +457,7 @@ def _reflect(connection: Connection, name: str) -> Table:
             )
         table = Table(name, MetaData(), autoload_with=connection)
         with _tables_lock:
-            table = _tables.setdefault(cache_key, table)
+            table = _tables[connection.engine].setdefault(name, table)
     return table
 
 

@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from asyncbdd.config import get_settings
 from asyncbdd.durations import format_duration, to_seconds
@@ -125,12 +125,13 @@ def wait_until(
         clock=clock,
     )
     minimum, window = to_seconds(at_least), to_seconds(hold)
-    if window > wait.state.timeout:
-        raise InvalidInput(
-            f"The hold window ({format_duration(window)}) is longer than the deadline "
-            f"({format_duration(wait.state.timeout)}); it could never pass. "
-            "Give a longer timeout or a shorter hold."
-        )
+    for what, seconds in (("hold window", window), ("minimum time", minimum)):
+        if seconds > wait.state.timeout:
+            raise InvalidInput(
+                f"The {what} ({format_duration(seconds)}) is longer than the deadline "
+                f"({format_duration(wait.state.timeout)}, timeout scale included); it could "
+                "never pass. Give a longer timeout, or a shorter window."
+            )
     wait.pause(to_seconds(poll_delay), sleep)
     held_since: float | None = None
     while True:
@@ -138,7 +139,7 @@ def wait_until(
         if satisfied is not None and fail_if is not None and fail_if(value):  # type: ignore[arg-type]
             wait.fail(f"it reached a state it must never reach: {_show(value)}", aborted=True)
         if satisfied:
-            now = wait.state.elapsed
+            now = wait.checked_at
             if now < minimum:
                 wait.fail(
                     f"it held after {format_duration(now)}, earlier than the minimum of "
@@ -191,6 +192,7 @@ def wait_stays(
         clock=clock,
         scaled=False,
     )
+    wait.state.limit_name = "window"
     while True:
         satisfied, value = wait.check()
         if not satisfied:
@@ -244,7 +246,9 @@ class _Strategy:
         return _Sum(self, other)
 
     def __radd__(self, other: object) -> _Strategy:
-        return self if other == 0 else NotImplemented
+        if other == 0:  # sum() starts from 0
+            return self
+        return _Sum(cast("IntervalStrategy", other), self) if callable(other) else NotImplemented
 
 
 @dataclass(frozen=True)
@@ -430,6 +434,8 @@ class WaitState(Generic[T]):
     last_failure: BaseException | None = None
     last_interval: float = 0.0
     scale: float = 1.0
+    limit_name: str = "deadline"
+    """What ``timeout`` is to this wait: a "deadline", or the "window" a condition held for."""
 
     @property
     def elapsed(self) -> float:
@@ -494,6 +500,7 @@ class _Wait(Generic[T]):
             clock=clock,
             scale=scale,
         )
+        self.checked_at = 0.0
         budget = _active_budget.get()
         if budget is not None:
             budget.reserve(self.state.timeout, f"Waiting for {self.state.description}")
@@ -503,6 +510,7 @@ class _Wait(Generic[T]):
         """One attempt: (True/False, value), or (None, None) when the probe raised."""
         state = self.state
         state.attempts += 1
+        self.checked_at = state.elapsed  # a slow probe's value may date from its start
         try:
             value = self.probe()
         except self.ignore as error:
@@ -511,16 +519,18 @@ class _Wait(Generic[T]):
             return None, None
         state.observe(value, state.elapsed)
         try:
-            return bool(self.condition(value)), value
+            satisfied = bool(self.condition(value))
         except AssertionError as error:
             state.last_failure = error
             return False, value
+        state.last_failure = None  # only the latest attempt's failure explains a timeout
+        return satisfied, value
 
     def deadline_passed(self) -> bool:
         return self.state.elapsed >= self.state.timeout
 
     def next_interval(self) -> float:
-        pause = max(self.state.interval(self.state), 0.0)
+        pause = max(self.state.interval(self.state), _SHORTEST_PAUSE)
         self.state.last_interval = pause
         return pause
 
@@ -544,6 +554,7 @@ class _Wait(Generic[T]):
 
 
 _NO_VALUE = "(none: the probe never returned)"
+_SHORTEST_PAUSE = 0.001  # a strategy returning 0 must not turn the wait into a busy loop
 _MAX_HISTORY_LINES = 12
 _MAX_ASSERTION_LINES = 30
 _MAX_VALUE_LENGTH = 200
@@ -554,7 +565,7 @@ def _render_failure(state: WaitState[Any], reason: str, diagnostics: str | None)
     lines = [
         f"Waited for: {state.description}",
         f"Failed because {reason}.",
-        f"  deadline:    {format_duration(state.timeout)}{scale}, "
+        f"  {state.limit_name + ':':<12} {format_duration(state.timeout)}{scale}, "
         f"elapsed {format_duration(state.elapsed)}",
         f"  attempts:    {state.attempts}, interval {state.interval}"
         + (f" (last {format_duration(state.last_interval)})" if state.attempts > 1 else ""),

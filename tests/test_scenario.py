@@ -149,14 +149,6 @@ def test_an_unknown_placeholder_names_it_the_text_and_the_known_ones() -> None:
     )
 
 
-def test_describe_prefers_the_running_step() -> None:
-    """describe() gives the current step's text, or the fallback outside a step."""
-    state = Scenario("a")
-    assert state.describe("the order status") == "the order status"
-    state.current_step = 'Then the order status is "paid"'
-    assert state.describe("the order status") == 'Then the order status is "paid"'
-
-
 def test_a_wait_longer_than_the_remaining_budget_is_rejected() -> None:
     """A wait asking for more than the budget has left fails at once, without probing."""
     calls: list[int] = []

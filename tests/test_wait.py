@@ -457,3 +457,58 @@ def _cumulative(pauses: list[float]) -> Iterator[float]:
     for pause in pauses:
         total += pause
         yield total
+
+
+def test_a_minimum_longer_than_the_deadline_is_rejected(clock: FakeClock) -> None:
+    """at_least beyond the deadline could never pass: an input error, not a wait."""
+    with pytest.raises(InvalidInput, match="minimum time"):
+        wait_until(lambda: True, timeout=1, at_least=2, clock=clock, sleep=clock.sleep)
+
+
+def test_at_least_judges_a_slow_probe_by_when_it_was_called(clock: FakeClock) -> None:
+    """A value read by a probe called at 0.95 s fails at_least=1 even if it returns at 1.05 s."""
+
+    def slow_probe() -> str:
+        clock.now += 0.1
+        return "paid"
+
+    with pytest.raises(WaitAborted, match="earlier than the minimum"):
+        wait_until(
+            slow_probe, timeout=5, at_least=1, poll_delay=0.95, clock=clock, sleep=clock.sleep
+        )
+
+
+def test_only_the_latest_failure_is_reported_and_chained(clock: FakeClock) -> None:
+    """An assertion from an early attempt is not blamed for a timeout that later values caused."""
+    calls = iter(range(1000))
+
+    def condition(value: object) -> bool:
+        if next(calls) == 0:
+            raise AssertionError("boom first")
+        return False
+
+    with pytest.raises(WaitTimeout) as caught:
+        wait_until(lambda: "x", condition, timeout=1, clock=clock, sleep=clock.sleep)
+    assert "boom first" not in str(caught.value)
+    assert caught.value.__cause__ is None
+
+
+def test_stays_reports_its_window_not_a_deadline(clock: FakeClock) -> None:
+    """A stays failure calls its duration the window it had to hold for."""
+    with pytest.raises(WaitAborted) as caught:
+        wait_stays(lambda: False, bool, 2, clock=clock, sleep=clock.sleep)
+    assert "  window:      2 s, elapsed 0 ms" in str(caught.value)
+
+
+def test_a_zero_interval_does_not_busy_loop(clock: FakeClock) -> None:
+    """A strategy returning 0 still pauses a millisecond between checks."""
+    with pytest.raises(WaitTimeout) as caught:
+        wait_until(lambda: False, timeout=1, interval=Fixed(0), clock=clock, sleep=clock.sleep)
+    assert caught.value.state.attempts <= 1002  # type: ignore[attr-defined]
+
+
+def test_a_function_can_be_added_to_a_strategy() -> None:
+    """function + strategy sums their pauses, like strategy + strategy."""
+    combined = (lambda state: 0.1) + Fixed(0.2)
+    state: WaitState[object] = WaitState("x", 1, Fixed(0), clock=lambda: 0.0)
+    assert combined(state) == pytest.approx(0.3)

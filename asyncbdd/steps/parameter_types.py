@@ -5,6 +5,9 @@
   fail with a message naming the text, rather than leaving the step undefined.
 * ``{name:Value}`` -- a typed value: ``"pending"`` (text), ``97`` (number), ``true``.
 * ``{name:Count}`` -- "1 message", "no messages", "one call"; an int.
+* ``{name:Phrase}`` -- the name of a probe or snapshot subject ("the order status"). It
+  never starts with "within" or "eventually", so a step about a phrase cannot swallow
+  the deadline of another step's text and report a nonsense name.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from behave import register_type
 from asyncbdd.durations import parse_count, parse_duration
 from asyncbdd.matching import parse_value
 
-__all__ = ["parse_count_text", "parse_duration_text", "parse_value_text"]
+__all__ = ["parse_count_text", "parse_duration_text", "parse_phrase_text", "parse_value_text"]
 
 _NUMBER = r"(?:\d[\d.,]*|\.\d+)"
 
@@ -40,4 +43,15 @@ def parse_count_text(text: str) -> int:
     return parse_count(text)
 
 
-register_type(Duration=parse_duration_text, Value=parse_value_text, Count=parse_count_text)
+@parse.with_pattern(r"(?!(?:within|eventually)\b).+?")
+def parse_phrase_text(text: str) -> str:
+    """The name of a probe or snapshot subject, as written."""
+    return text
+
+
+register_type(
+    Duration=parse_duration_text,
+    Value=parse_value_text,
+    Count=parse_count_text,
+    Phrase=parse_phrase_text,
+)

@@ -34,19 +34,19 @@ from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration
 from asyncbdd.steps.step_text import step_text
 
 
-@given("a snapshot of {subject}")
+@given("a snapshot of {subject:Phrase}")
 def step_a_snapshot_of(context: Any, subject: str) -> None:
     """Capture the rows ``subject`` names, before the event."""
     take_snapshot(subject)
 
 
-@then("within {timeout:Duration} {subject} changes")
+@then("within {timeout:Duration} {subject:Phrase} changes")
 def step_within_subject_changes(context: Any, timeout: float, subject: str) -> None:
     """Wait until the snapshot's rows differ from when they were captured."""
     wait_for_subject_change(subject, timeout=timeout, description=step_text(context))
 
 
-@then("within {timeout:Duration} {subject} changes to:")
+@then("within {timeout:Duration} {subject:Phrase} changes to:")
 def step_within_subject_changes_to(context: Any, timeout: float, subject: str) -> None:
     """Wait until the snapshot's rows changed exactly as the table says, and nothing else."""
     expected = expected_changes(context.table.headings, context.table.rows)
@@ -55,11 +55,12 @@ def step_within_subject_changes_to(context: Any, timeout: float, subject: str) -
 
 @then("the {subject_words} change is:")
 def step_the_change_is(context: Any, subject_words: str) -> None:
-    """Check the change just seen: exactly the table's changes, and nothing else."""
-    check_last_change(expected_changes(context.table.headings, context.table.rows), subject_words)
+    """Check the change just seen (read again until settled, up to the default timeout)."""
+    expected = expected_changes(context.table.headings, context.table.rows)
+    check_last_change(expected, subject_words, description=step_text(context))
 
 
-@then("{subject} does not change within {window:Duration}")
+@then("{subject:Phrase} does not change within {window:Duration}")
 def step_subject_does_not_change(context: Any, subject: str, window: float) -> None:
     """Require the snapshot's rows to stay as they were throughout ``window``."""
     check_unchanged(subject, window, description=step_text(context))

@@ -24,19 +24,21 @@ from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration
 from asyncbdd.steps.step_text import step_text
 
 
-@then("within {timeout:Duration} {probe} is {expected:Value}")
+@then("within {timeout:Duration} {probe:Phrase} is {expected:Value}")
 def step_within_probe_is(context: Any, timeout: float, probe: str, expected: object) -> None:
     """Wait up to ``timeout`` for the probe to read ``expected``."""
     wait_for_value(probe, expected, timeout=timeout, description=step_text(context))
 
 
-@then("eventually {probe} is {expected:Value}")
+@then("eventually {probe:Phrase} is {expected:Value}")
 def step_eventually_probe_is(context: Any, probe: str, expected: object) -> None:
     """Wait, up to the configured default timeout, for the probe to read ``expected``."""
     wait_for_value(probe, expected, description=step_text(context))
 
 
-@then("within {timeout:Duration} {probe} becomes {expected:Value} but never {forbidden:Value}")
+@then(
+    "within {timeout:Duration} {probe:Phrase} becomes {expected:Value} but never {forbidden:Value}"
+)
 def step_within_probe_becomes_but_never(
     context: Any, timeout: float, probe: str, expected: object, forbidden: object
 ) -> None:
@@ -46,7 +48,10 @@ def step_within_probe_becomes_but_never(
     )
 
 
-@then("within {timeout:Duration} {probe} is {expected:Value} and stays so for {window:Duration}")
+@then(
+    "within {timeout:Duration} {probe:Phrase} is {expected:Value}"
+    " and stays so for {window:Duration}"
+)
 def step_within_probe_is_and_stays(
     context: Any, timeout: float, probe: str, expected: object, window: float
 ) -> None:
@@ -55,7 +60,7 @@ def step_within_probe_is_and_stays(
 
 
 @then(
-    "{probe} becomes {expected:Value} no sooner than {minimum:Duration}"
+    "{probe:Phrase} becomes {expected:Value} no sooner than {minimum:Duration}"
     " and within {timeout:Duration}"
 )
 def step_probe_becomes_between(
@@ -67,13 +72,13 @@ def step_probe_becomes_between(
     )
 
 
-@then("{probe} stays {expected:Value} for {window:Duration}")
+@then("{probe:Phrase} stays {expected:Value} for {window:Duration}")
 def step_probe_stays(context: Any, probe: str, expected: object, window: float) -> None:
     """Require the probe to read ``expected`` now and throughout ``window``."""
     check_stays(probe, expected, window, description=step_text(context))
 
 
-@then("{probe} does not become {unwanted:Value} within {window:Duration}")
+@then("{probe:Phrase} does not become {unwanted:Value} within {window:Duration}")
 def step_probe_does_not_become(context: Any, probe: str, unwanted: object, window: float) -> None:
     """Require the probe not to read ``unwanted`` at any check during ``window``."""
     check_never_reads(probe, unwanted, window, description=step_text(context))

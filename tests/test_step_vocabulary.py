@@ -1,0 +1,59 @@
+"""The step vocabulary: every documented phrase matches exactly one step.
+
+behave takes the first step that matches, silently; a phrase that two steps match works
+only by the accident of their order. These tests pin that each phrase has one meaning.
+"""
+
+from __future__ import annotations
+
+import pytest
+from behave.step_registry import registry
+
+import asyncbdd.steps  # noqa: F401  (registers the vocabulary)
+
+THEN_PHRASES = [
+    'within 10 seconds the order status is "pending"',
+    "eventually the order status is 97",
+    'within 10 seconds the order status becomes "shipped" but never "failed"',
+    'within 10 seconds the order status is "paid" and stays so for 1 second',
+    'the order status becomes "shipped" no sooner than 100 ms and within 10 seconds',
+    'the order status stays "pending" for 2 seconds',
+    'the order status does not become "shipped" within 2 seconds',
+    'within 1 minute 30 seconds the status of order "ord-1" is "paid"',
+    'within 10 seconds the inventory of product "prod-789" changes',
+    'within 10 seconds the "inventory" table changes to:',
+    "the inventory change is:",
+    'the inventory of product "prod-123" does not change within 2 seconds',
+    'within ten seconds the order status is "pending"',
+]
+GIVEN_PHRASES = [
+    'a snapshot of the inventory of product "prod-789"',
+    'a snapshot of the "inventory" table',
+    'a snapshot of the "inventory" table where product_id is "prod-789"',
+]
+
+
+def matching_steps(step_type: str, text: str) -> list[str]:
+    return [matcher.pattern for matcher in registry.steps[step_type] if matcher.match(text)]
+
+
+@pytest.mark.parametrize("text", THEN_PHRASES)
+def test_each_then_phrase_has_one_meaning(text: str) -> None:
+    """Every documented Then phrase (and a malformed duration) matches exactly one step."""
+    assert len(matching_steps("then", text)) == 1, matching_steps("then", text)
+
+
+@pytest.mark.parametrize("text", GIVEN_PHRASES)
+def test_each_given_phrase_has_one_meaning(text: str) -> None:
+    """Every documented Given phrase matches exactly one step."""
+    assert len(matching_steps("given", text)) == 1, matching_steps("given", text)
+
+
+def test_a_stays_step_does_not_swallow_a_deadline() -> None:
+    """The "stays" step cannot read "within 10 seconds ..." as the name of a probe."""
+    text = 'within 10 seconds the order status is "paid" and stays so for 1 second'
+    patterns = matching_steps("then", text)
+    assert patterns == [
+        "within {timeout:Duration} {probe:Phrase} is {expected:Value}"
+        " and stays so for {window:Duration}"
+    ]
