@@ -1,0 +1,1 @@
+"""Embedded infrastructure: the brokers and stores asyncbdd starts when none is configured."""

@@ -1,0 +1,288 @@
+"""An embedded Kafka broker for tests: librdkafka's mock cluster, hosted in a child process.
+
+The mock cluster that ships inside the ``confluent-kafka`` wheel speaks the real Kafka
+protocol, so any client (asyncbdd's own code uses kafka-python) can produce to and consume
+from it. It lives in a small child process rather than in the test process so that
+several test processes (parallel behave runs, a system under test started separately) can
+share one broker: hand them :attr:`EmbeddedKafka.bootstrap_servers`, for instance in the
+environment variable named by :data:`BOOTSTRAP_SERVERS_VARIABLE`.
+
+The child listens on 127.0.0.1 only, on a port the operating system picks. It exits when
+its stdin closes, so a parent that crashes never leaves it behind.
+
+Facts about the mock cluster that clients must respect (librdkafka 2.16):
+
+* topics are created on first use with 4 partitions; CreateTopics is not supported;
+* consumer-group joins are slow (seconds): read with ``assign`` + ``seek`` instead;
+* a consumer polling with kafka-python's default ``fetch_max_wait_ms=500`` sees a new
+  record up to half a second late; ``fetch_max_wait_ms=10`` brings that to milliseconds.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from asyncbdd.config import get_settings
+from asyncbdd.errors import AsyncBddError
+
+__all__ = [
+    "BOOTSTRAP_SERVERS_VARIABLE",
+    "EmbeddedKafka",
+    "EmbeddedKafkaError",
+    "shared_embedded_kafka",
+]
+
+BOOTSTRAP_SERVERS_VARIABLE = "ASYNCBDD_KAFKA_BOOTSTRAP_SERVERS"
+"""Environment variable through which other processes are told where the broker is."""
+
+STOP_TIMEOUT_SECONDS = 5.0
+"""How long :meth:`EmbeddedKafka.stop` waits for the child to exit before killing it."""
+
+
+class EmbeddedKafkaError(AsyncBddError):
+    """The embedded Kafka broker could not start, or was used in the wrong state."""
+
+
+class EmbeddedKafka:
+    """librdkafka's mock Kafka cluster, run in a child process on a loopback port.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`::
+
+        with EmbeddedKafka() as kafka:
+            producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
+
+    ``brokers`` is the number of mock brokers in the cluster. ``startup_timeout`` bounds
+    how long :meth:`start` waits for the child to report its address (default: the
+    ``asyncbdd.connect_timeout`` setting). ``python`` is the interpreter that runs the
+    child (default: this one); it must be able to import ``confluent_kafka``.
+    """
+
+    def __init__(
+        self,
+        *,
+        brokers: int = 1,
+        startup_timeout: float | None = None,
+        python: str | None = None,
+    ) -> None:
+        if brokers < 1:
+            raise EmbeddedKafkaError(
+                f"EmbeddedKafka(brokers={brokers!r}) is invalid: a cluster needs at least "
+                "1 broker; pass brokers=1 (the default) or more."
+            )
+        if startup_timeout is not None and not startup_timeout > 0:
+            raise EmbeddedKafkaError(
+                f"EmbeddedKafka(startup_timeout={startup_timeout!r}) is invalid: pass a "
+                "number of seconds above zero, e.g. 5."
+            )
+        self.brokers = brokers
+        self.startup_timeout = startup_timeout
+        self.python = python or sys.executable
+        self.startup_seconds: float | None = None
+        """Seconds :meth:`start` took, from launching the child to reading its address."""
+        self._process: subprocess.Popen[bytes] | None = None
+        self._bootstrap_servers: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        """Whether the broker was started, has not been stopped, and its process lives."""
+        process = self._process
+        return process is not None and process.poll() is None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The ``host:port[,host:port...]`` list that Kafka clients bootstrap from."""
+        if self._bootstrap_servers is None or self._process is None:
+            raise EmbeddedKafkaError(
+                "The embedded Kafka broker has no bootstrap servers because it is not "
+                "running; call start() first, or use it as a context manager "
+                "('with EmbeddedKafka() as kafka: ...')."
+            )
+        return self._bootstrap_servers
+
+    @property
+    def pid(self) -> int | None:
+        """The child process's id while it runs, for diagnostics."""
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> str:
+        """Launch the child, wait until it reports its address, and return that address.
+
+        Raises :class:`EmbeddedKafkaError` when already started, when ``confluent_kafka``
+        is not installed, or when the child exits or stays silent past the startup
+        timeout (the message then quotes the child's stderr).
+        """
+        with self._lock:
+            if self._process is not None and self._process.poll() is not None:
+                _end(self._process)  # the child died; reap it and start afresh
+                self._process = self._bootstrap_servers = None
+            if self._process is not None:
+                raise EmbeddedKafkaError(
+                    f"The embedded Kafka broker is already started (pid {self._process.pid}, "
+                    f"bootstrap servers {self._bootstrap_servers}); call stop() before "
+                    "starting it again, or share the running one."
+                )
+            if self.python == sys.executable and not _confluent_kafka_installed():
+                raise EmbeddedKafkaError(
+                    "The embedded Kafka broker needs the confluent-kafka package, which is "
+                    "not installed; run 'pip install confluent-kafka', or configure the "
+                    "bootstrap servers of a Kafka cluster you run yourself."
+                )
+            timeout = self.startup_timeout or get_settings().connect_timeout
+            began = time.perf_counter()
+            with tempfile.TemporaryFile() as stderr:
+                try:
+                    process = subprocess.Popen(
+                        [self.python, str(_CHILD_PROGRAM), "--brokers", str(self.brokers)],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=stderr,
+                    )
+                except OSError as error:
+                    raise EmbeddedKafkaError(
+                        f"Could not launch the embedded Kafka broker with {self.python!r}: "
+                        f"{error}; pass python= an interpreter that has confluent-kafka."
+                    ) from error
+                try:
+                    address = _read_address(process, timeout)
+                except EmbeddedKafkaError as error:
+                    _end(process)
+                    raise EmbeddedKafkaError(f"{error}{_tail(stderr)}") from None
+            self._process = process
+            self._bootstrap_servers = address
+            self.startup_seconds = time.perf_counter() - began
+            return address
+
+    def stop(self) -> None:
+        """Stop the child and wait for it to exit; does nothing when not running."""
+        with self._lock:
+            process, self._process, self._bootstrap_servers = self._process, None, None
+            if process is not None:
+                _end(process)
+
+    def __enter__(self) -> EmbeddedKafka:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"running at {self._bootstrap_servers}" if self.running else "stopped"
+        return f"<EmbeddedKafka {state}>"
+
+
+def shared_embedded_kafka() -> EmbeddedKafka:
+    """Return the run's embedded broker, starting it on first call; it stops at exit.
+
+    Every caller in the process gets the same broker. To share it with other processes,
+    put its :attr:`~EmbeddedKafka.bootstrap_servers` in their environment under
+    :data:`BOOTSTRAP_SERVERS_VARIABLE`.
+    """
+    with _shared_lock:
+        kafka = _shared[0]
+        if kafka is None or not kafka.running:
+            if kafka is not None:
+                kafka.stop()  # its child died; reap it before starting afresh
+            kafka = EmbeddedKafka()
+            kafka.start()
+            if _shared[0] is None:
+                atexit.register(_stop_shared)
+            _shared[0] = kafka
+        return kafka
+
+
+_CHILD_PROGRAM = Path(__file__).with_name("_kafka_mock_cluster.py")
+_shared: list[EmbeddedKafka | None] = [None]
+_shared_lock = threading.Lock()
+_STDERR_TAIL_CHARACTERS = 2000
+
+
+def _stop_shared() -> None:
+    kafka = _shared[0]
+    if kafka is not None:
+        kafka.stop()
+
+
+def _confluent_kafka_installed() -> bool:
+    return importlib.util.find_spec("confluent_kafka") is not None
+
+
+def _read_address(process: subprocess.Popen[bytes], timeout: float) -> str:
+    """Read the child's first stdout line within ``timeout`` seconds, then close stdout.
+
+    A reader thread (rather than ``select``) keeps this portable to Windows pipes; if the
+    child hangs, ending it closes the pipe and the thread finishes.
+    """
+    assert process.stdout is not None
+    stdout = process.stdout
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if reader.is_alive():
+        raise EmbeddedKafkaError(
+            f"The embedded Kafka broker (pid {process.pid}) did not report its address "
+            f"within {timeout:g} s; raise asyncbdd.connect_timeout if this machine is slow."
+        )
+    stdout.close()
+    address = lines[0].decode("utf-8", "replace").strip() if lines else ""
+    if not address:
+        code = process.wait(STOP_TIMEOUT_SECONDS)
+        raise EmbeddedKafkaError(
+            f"The embedded Kafka broker's process exited with code {code} before reporting "
+            "its address."
+        )
+    if not all(_is_loopback(server) for server in address.split(",")):
+        raise EmbeddedKafkaError(
+            f"The embedded Kafka broker reported {address!r}, which is not a loopback "
+            "address; refusing to expose a test broker on the network."
+        )
+    return address
+
+
+def _is_loopback(server: str) -> bool:
+    host, _, port = server.rpartition(":")
+    return host == "127.0.0.1" and port.isdigit()
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    """Terminate ``process`` (killing it if it ignores that), reap it, close its pipes.
+
+    The pipes close last: a reader thread may still hold stdout until the process dies.
+    """
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None and not pipe.closed:
+            pipe.close()
+
+
+def _tail(stderr: IO[bytes]) -> str:
+    """The end of the child's stderr, formatted to append to an error message."""
+    stderr.seek(0)
+    text = stderr.read().decode("utf-8", "replace").strip()
+    if not text:
+        return ""
+    if len(text) > _STDERR_TAIL_CHARACTERS:
+        text = "..." + text[-_STDERR_TAIL_CHARACTERS:]
+    return "\nIts stderr:\n" + text

@@ -1,0 +1,306 @@
+"""An embedded SQS endpoint for tests: moto's HTTP server, in a thread of this process.
+
+:class:`EmbeddedSqs` serves moto's SQS over real HTTP on 127.0.0.1 and a port the operating
+system picks; boto3 talks to it by ``endpoint_url`` exactly as it talks to AWS.
+:func:`shared_embedded_sqs` starts one lazily and shares it with the whole run;
+:func:`sqs_client` builds a client for a *configured* endpoint (AWS, LocalStack) instead;
+:func:`check_reachable` turns an unreachable endpoint into a prompt, readable error.
+
+Facts about moto's SQS server that callers must respect (moto 5.2):
+
+* moto keeps its queues in process-global memory: every :class:`EmbeddedSqs` in a process
+  serves the *same* queues, they survive :meth:`~EmbeddedSqs.stop` and a later start, and
+  ``moto.mock_aws`` (which resets all backends when it starts) wipes them. Use unique queue
+  names per test or scenario, never a fresh server, to isolate.
+* other processes reach the queues only through :attr:`~EmbeddedSqs.endpoint_url`; the
+  server lives as long as the process that started it.
+* long polling is event-driven for new messages (a waiting receive returns milliseconds
+  after a send), but a message that becomes visible again (visibility timeout, delay) is
+  noticed by a waiting receive only on moto's 1 s re-check.
+* real SQS, and moto from 5.2.4 on, allow one ``PurgeQueue`` per queue per 60 s (the
+  second fails with ``PurgeQueueInProgress``); moto before 5.2.4 silently allows any
+  number. Either way, isolation between scenarios cannot rely on purging.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import socket
+import threading
+import time
+from types import TracebackType
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError
+
+from asyncbdd.config import get_settings
+from asyncbdd.errors import AsyncBddError, ConfigurationError
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
+    from types_boto3_sqs.client import SQSClient
+
+__all__ = [
+    "EMBEDDED_REGION",
+    "ENDPOINT_SETTING",
+    "LONG_POLL_READ_TIMEOUT",
+    "EmbeddedSqs",
+    "EmbeddedSqsError",
+    "SqsUnavailable",
+    "check_reachable",
+    "shared_embedded_sqs",
+    "sqs_client",
+]
+
+EMBEDDED_REGION = "us-east-1"
+"""Region the embedded server's clients sign for (moto keeps queues per region)."""
+
+ENDPOINT_SETTING = "asyncbdd.sqs.endpoint"
+"""The setting that points asyncbdd at an SQS endpoint instead of the embedded one."""
+
+LONG_POLL_READ_TIMEOUT = 25.0
+"""Default read timeout in seconds: above SQS's 20 s longest long poll, or receives break."""
+
+MAX_ATTEMPTS = 2
+"""Attempts per call (first try included), so a dead endpoint is reported after one retry."""
+
+
+class EmbeddedSqsError(AsyncBddError):
+    """The embedded SQS server was used in the wrong state (started twice, not running)."""
+
+
+class SqsUnavailable(AsyncBddError):
+    """An SQS endpoint could not be reached within the connect timeout."""
+
+
+class EmbeddedSqs:
+    """moto's SQS served over HTTP on 127.0.0.1 and a free port, in a daemon thread.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`::
+
+        with EmbeddedSqs() as sqs:
+            client = sqs.client()
+            queue_url = client.create_queue(QueueName="billing")["QueueUrl"]
+
+    The queues are moto's process-global state (see the module's notes): servers in one
+    process share them, and they outlive :meth:`stop`.
+    """
+
+    def __init__(self) -> None:
+        self.startup_seconds: float | None = None
+        """Seconds :meth:`start` took (moto's import excluded when it was imported before)."""
+        self._server: ThreadedMotoServer | None = None
+        self._endpoint_url: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        """Whether the server was started and has not been stopped."""
+        return self._server is not None
+
+    @property
+    def endpoint_url(self) -> str:
+        """The ``http://127.0.0.1:<port>`` URL that boto3 clients use as ``endpoint_url``."""
+        if self._endpoint_url is None:
+            raise EmbeddedSqsError(
+                "The embedded SQS server has no endpoint URL because it is not running; "
+                "call start() first, or use it as a context manager "
+                "('with EmbeddedSqs() as sqs: ...')."
+            )
+        return self._endpoint_url
+
+    def start(self) -> str:
+        """Start serving on a free loopback port and return the endpoint URL.
+
+        Raises :class:`EmbeddedSqsError` when the server is already running.
+        """
+        with self._lock:
+            if self._server is not None:
+                raise EmbeddedSqsError(
+                    f"The embedded SQS server is already running at {self._endpoint_url}; "
+                    "call stop() before starting it again, or share the running one "
+                    "(shared_embedded_sqs())."
+                )
+            began = time.perf_counter()
+            from moto.server import ThreadedMotoServer  # noqa: PLC0415 (costs ~0.3 s to import)
+
+            _quiet_request_log()
+            server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            server.start()
+            host, port = server.get_host_and_port()
+            self._server = server
+            self._endpoint_url = f"http://{host}:{port}"
+            self.startup_seconds = time.perf_counter() - began
+            return self._endpoint_url
+
+    def stop(self) -> None:
+        """Stop serving and close the port; the queues stay in moto's memory.
+
+        Raises :class:`EmbeddedSqsError` when the server is not running.
+        """
+        with self._lock:
+            server, self._server = self._server, None
+            if server is None:
+                raise EmbeddedSqsError(
+                    "The embedded SQS server cannot be stopped: it is not running (it was "
+                    "never started, or was stopped already). Check 'running' first, or "
+                    "stop it once, at the end of the run."
+                )
+            self._endpoint_url = None
+            server.stop()
+
+    def client(
+        self,
+        *,
+        connect_timeout: float | None = None,
+        read_timeout: float = LONG_POLL_READ_TIMEOUT,
+    ) -> SQSClient:
+        """Return a boto3 SQS client for this server that reads no AWS configuration.
+
+        Region and dummy credentials are set on the client, and the AWS profile is
+        ignored, so neither ``~/.aws`` nor ``AWS_*`` variables can change or break it.
+        ``connect_timeout`` defaults to the ``asyncbdd.connect_timeout`` setting.
+        """
+        session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+        return boto3.session.Session(botocore_session=session).client(
+            "sqs",
+            endpoint_url=self.endpoint_url,
+            region_name=EMBEDDED_REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # moto accepts any credentials
+            config=_client_config(connect_timeout, read_timeout),
+        )
+
+    def __enter__(self) -> EmbeddedSqs:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"running at {self._endpoint_url}" if self.running else "stopped"
+        return f"<EmbeddedSqs {state}>"
+
+
+def shared_embedded_sqs() -> EmbeddedSqs:
+    """Return the run's embedded SQS server, starting it on first call; it stops at exit.
+
+    Every caller in the process gets the same server. Other processes (a system under
+    test started separately) reach it through its :attr:`~EmbeddedSqs.endpoint_url`.
+    """
+    with _shared_lock:
+        sqs = _shared[0]
+        if sqs is None or not sqs.running:
+            sqs = EmbeddedSqs()
+            sqs.start()
+            if _shared[0] is None:
+                atexit.register(_stop_shared)
+            _shared[0] = sqs
+        return sqs
+
+
+def sqs_client(
+    endpoint_url: str | None,
+    region: str | None,
+    *,
+    connect_timeout: float | None = None,
+    read_timeout: float = LONG_POLL_READ_TIMEOUT,
+) -> SQSClient:
+    """Return a boto3 SQS client for a configured endpoint (AWS, LocalStack, a shared moto).
+
+    Credentials come from boto3's standard chain (environment, profile, SSO, instance
+    role); ``endpoint_url`` ``None`` means AWS's own endpoint for the region; ``region``
+    ``None`` means the chain's region (``AWS_DEFAULT_REGION``, the profile). Timeouts and
+    retries are those of :meth:`EmbeddedSqs.client`. Raises :class:`ConfigurationError`
+    when no region can be found or the AWS profile does not exist.
+    """
+    try:
+        session = boto3.session.Session(region_name=region)
+        if session.region_name is None:
+            raise ConfigurationError(
+                f"No AWS region is configured for the SQS endpoint "
+                f"{endpoint_url or '(AWS default)'}; set asyncbdd.sqs.region, or "
+                "AWS_DEFAULT_REGION, or a region in your AWS profile."
+            )
+        return session.client(
+            "sqs",
+            endpoint_url=endpoint_url,
+            config=_client_config(connect_timeout, read_timeout),
+        )
+    except (BotoCoreError, ValueError) as error:  # ProfileNotFound, a malformed URL, ...
+        raise ConfigurationError(
+            f"Cannot build an SQS client for endpoint {endpoint_url or '(AWS default)'} in "
+            f"region {region or '(from the AWS configuration)'}: {error}. Fix "
+            f"{ENDPOINT_SETTING} or the AWS configuration (AWS_PROFILE, ~/.aws/config)."
+        ) from error
+
+
+def check_reachable(endpoint_url: str, timeout: float | None = None) -> None:
+    """Raise :class:`SqsUnavailable` unless a TCP connection to ``endpoint_url`` opens.
+
+    Proves that something listens there, not that it speaks SQS. ``timeout`` defaults to
+    the ``asyncbdd.connect_timeout`` setting; a refused connection fails at once. A URL
+    without scheme or host raises :class:`ConfigurationError`.
+    """
+    parts = urlsplit(endpoint_url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+        raise ConfigurationError(
+            f"SQS endpoint {endpoint_url!r} is not a valid URL; set {ENDPOINT_SETTING} to "
+            "one like 'http://localhost:4566' or 'https://sqs.eu-west-1.amazonaws.com'."
+        )
+    seconds = get_settings().connect_timeout if timeout is None else timeout
+    default_port = 443 if parts.scheme == "https" else 80
+    try:
+        with socket.create_connection((parts.hostname, port or default_port), seconds):
+            pass
+    except OSError as error:
+        reason = "timed out" if isinstance(error, TimeoutError) else error.strerror or error
+        raise SqsUnavailable(
+            f"The SQS endpoint {endpoint_url} is not reachable within {seconds:g} s "
+            f"({reason}). Start the SQS service there, or set {ENDPOINT_SETTING} to an "
+            "endpoint that runs (leave it unset to use the embedded SQS server); "
+            "asyncbdd.connect_timeout bounds how long to try."
+        ) from None
+
+
+_shared: list[EmbeddedSqs | None] = [None]
+_shared_lock = threading.Lock()
+
+
+def _stop_shared() -> None:
+    sqs = _shared[0]
+    if sqs is not None and sqs.running:
+        sqs.stop()
+
+
+def _client_config(connect_timeout: float | None, read_timeout: float) -> Config:
+    return Config(
+        connect_timeout=get_settings().connect_timeout
+        if connect_timeout is None
+        else connect_timeout,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+        max_pool_connections=32,  # several queues drained concurrently share one client
+    )
+
+
+def _quiet_request_log() -> None:
+    """Keep werkzeug from logging every request to stderr, unless someone configured it."""
+    logger = logging.getLogger("werkzeug")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
