@@ -20,7 +20,6 @@ Facts about the mock cluster that clients must respect (librdkafka 2.16):
 
 from __future__ import annotations
 
-import atexit
 import importlib.util
 import subprocess
 import sys
@@ -28,11 +27,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 from asyncbdd.config import get_settings
 from asyncbdd.errors import AsyncBddError
+from asyncbdd.infra.run_scoped import EmbeddedService, RunScoped
 
 __all__ = [
     "BOOTSTRAP_SERVERS_VARIABLE",
@@ -52,7 +51,7 @@ class EmbeddedKafkaError(AsyncBddError):
     """The embedded Kafka broker could not start, or was used in the wrong state."""
 
 
-class EmbeddedKafka:
+class EmbeddedKafka(EmbeddedService):
     """librdkafka's mock Kafka cluster, run in a child process on a loopback port.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`::
@@ -169,18 +168,6 @@ class EmbeddedKafka:
             if process is not None:
                 _end(process)
 
-    def __enter__(self) -> EmbeddedKafka:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def __repr__(self) -> str:
         state = f"running at {self._bootstrap_servers}" if self.running else "stopped"
         return f"<EmbeddedKafka {state}>"
@@ -193,29 +180,13 @@ def shared_embedded_kafka() -> EmbeddedKafka:
     put its :attr:`~EmbeddedKafka.bootstrap_servers` in their environment under
     :data:`BOOTSTRAP_SERVERS_VARIABLE`.
     """
-    with _shared_lock:
-        kafka = _shared[0]
-        if kafka is None or not kafka.running:
-            if kafka is not None:
-                kafka.stop()  # its child died; reap it before starting afresh
-            kafka = EmbeddedKafka()
-            kafka.start()
-            if _shared[0] is None:
-                atexit.register(_stop_shared)
-            _shared[0] = kafka
-        return kafka
+    return _SHARED.get()
 
 
 _CHILD_PROGRAM = Path(__file__).with_name("_kafka_mock_cluster.py")
-_shared: list[EmbeddedKafka | None] = [None]
-_shared_lock = threading.Lock()
 _STDERR_TAIL_CHARACTERS = 2000
-
-
-def _stop_shared() -> None:
-    kafka = _shared[0]
-    if kafka is not None:
-        kafka.stop()
+# A child that died is reaped (stop() waits for it) before a new broker replaces it.
+_SHARED = RunScoped(EmbeddedKafka, reap=EmbeddedKafka.stop)
 
 
 def _confluent_kafka_installed() -> bool:

@@ -24,12 +24,10 @@ Facts about moto's SQS server that callers must respect (moto 5.2):
 
 from __future__ import annotations
 
-import atexit
 import logging
 import socket
 import threading
 import time
-from types import TracebackType
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -40,6 +38,7 @@ from botocore.exceptions import BotoCoreError
 
 from asyncbdd.config import get_settings
 from asyncbdd.errors import AsyncBddError, ConfigurationError
+from asyncbdd.infra.run_scoped import EmbeddedService, RunScoped
 
 if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer
@@ -78,7 +77,7 @@ class SqsUnavailable(AsyncBddError):
     """An SQS endpoint could not be reached within the connect timeout."""
 
 
-class EmbeddedSqs:
+class EmbeddedSqs(EmbeddedService):
     """moto's SQS served over HTTP on 127.0.0.1 and a free port, in a daemon thread.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`::
@@ -176,18 +175,6 @@ class EmbeddedSqs:
             config=_client_config(connect_timeout, read_timeout),
         )
 
-    def __enter__(self) -> EmbeddedSqs:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def __repr__(self) -> str:
         state = f"running at {self._endpoint_url}" if self.running else "stopped"
         return f"<EmbeddedSqs {state}>"
@@ -199,15 +186,7 @@ def shared_embedded_sqs() -> EmbeddedSqs:
     Every caller in the process gets the same server. Other processes (a system under
     test started separately) reach it through its :attr:`~EmbeddedSqs.endpoint_url`.
     """
-    with _shared_lock:
-        sqs = _shared[0]
-        if sqs is None or not sqs.running:
-            sqs = EmbeddedSqs()
-            sqs.start()
-            if _shared[0] is None:
-                atexit.register(_stop_shared)
-            _shared[0] = sqs
-        return sqs
+    return _SHARED.get()
 
 
 def sqs_client(
@@ -278,14 +257,7 @@ def check_reachable(endpoint_url: str, timeout: float | None = None) -> None:
         ) from None
 
 
-_shared: list[EmbeddedSqs | None] = [None]
-_shared_lock = threading.Lock()
-
-
-def _stop_shared() -> None:
-    sqs = _shared[0]
-    if sqs is not None and sqs.running:
-        sqs.stop()
+_SHARED = RunScoped(EmbeddedSqs)
 
 
 def _client_config(connect_timeout: float | None, read_timeout: float) -> Config:

@@ -1,0 +1,78 @@
+"""What every embedded service shares: context-manager use, and one instance per run."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from types import TracebackType
+from typing import Generic, TypeVar
+
+__all__ = ["EmbeddedService", "RunScoped"]
+
+S = TypeVar("S", bound="EmbeddedService")
+
+
+class EmbeddedService(ABC):
+    """A service the tests start and stop; ``with service:`` does both."""
+
+    @property
+    @abstractmethod
+    def running(self) -> bool:
+        """Whether the service is up."""
+
+    @abstractmethod
+    def start(self) -> str:
+        """Start the service; return the address clients use."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop the service."""
+
+    def __enter__(self: S) -> S:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class RunScoped(Generic[S]):
+    """One service for the whole run: started on first use, replaced if it died, stopped at exit.
+
+    ``reap`` releases what a service that died left behind (a child process to wait for)
+    before a new one replaces it.
+    """
+
+    def __init__(self, factory: Callable[[], S], *, reap: Callable[[S], None] | None = None):
+        self._factory = factory
+        self._reap = reap
+        self._service: S | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> S:
+        """The run's service, started if it is not running."""
+        with self._lock:
+            service = self._service
+            if service is None or not service.running:
+                if service is not None and self._reap is not None:
+                    self._reap(service)
+                service = self._factory()
+                service.start()
+                if self._service is None:
+                    atexit.register(self._stop)
+                self._service = service
+            return service
+
+    def _stop(self) -> None:
+        service = self._service
+        if service is not None and service.running:
+            service.stop()
+        elif service is not None and self._reap is not None:
+            self._reap(service)
