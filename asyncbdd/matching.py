@@ -20,7 +20,7 @@ import numbers
 import re
 import uuid
 
-__all__ = ["mismatch_hint", "parse_value", "same_value", "show_value"]
+__all__ = ["mismatch_hint", "parse_value", "same_value", "shorten", "show_value"]
 
 _INTEGER = re.compile(r"[-+]?\d+")
 _FLOAT = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
@@ -87,5 +87,9 @@ def show_value(value: object, limit: int = 200) -> str:
         text = value.isoformat()
     else:
         text = repr(value)
-    text = " ".join(text.split())
+    return shorten(" ".join(text.split()), limit)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in "..." when cut."""
     return text if len(text) <= limit else text[: limit - 3] + "..."

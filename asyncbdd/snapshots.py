@@ -43,7 +43,7 @@ from sqlalchemy import Connection, Engine, MetaData, Table, inspect, select, tex
 from asyncbdd.database import connect, safe_url
 from asyncbdd.durations import format_duration
 from asyncbdd.errors import ExpectationFailed, InvalidInput, UnknownName
-from asyncbdd.matching import same_value, show_value
+from asyncbdd.matching import same_value, shorten, show_value
 from asyncbdd.wait import Seconds, WaitState, wait_stays, wait_until
 
 __all__ = [
@@ -154,7 +154,7 @@ class SnapshotSource:
                     f"{column}={_show(value)}" for column, value in filters.items()
                 )
         else:
-            technical = f"query {_shorten(' '.join(str(self.query).split()), 80)!r}"
+            technical = f"query {shorten(' '.join(str(self.query).split()), 80)!r}"
             if params:
                 technical += " with " + _show_values(params, ", ")
         return f"{self.name} ({technical})" if self.name else technical
@@ -422,7 +422,7 @@ def _read_query(
         problems += [f"has no placeholder :{', :'.join(unknown)}"] if unknown else []
         expected = ", ".join(sorted(placeholders)) or "none"
         raise InvalidInput(
-            f"The snapshot query {_shorten(str(source.query), 80)!r} {' and '.join(problems)}. "
+            f"The snapshot query {shorten(str(source.query), 80)!r} {' and '.join(problems)}. "
             f"Give capture() exactly its parameters: {expected}."
         )
     result = connection.execute(statement, dict(params))
@@ -616,10 +616,6 @@ def _show_row(row: Row, key_columns: Sequence[str]) -> str:
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number or 'no'} {noun}s"
-
-
-def _shorten(text: str, length: int) -> str:
-    return text if len(text) <= length else text[: length - 3] + "..."
 
 
 def _sorted_keys(keys: Iterable[Key]) -> list[Key]:

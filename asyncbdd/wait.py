@@ -50,7 +50,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from asyncbdd.config import get_settings
 from asyncbdd.durations import format_duration, to_seconds
 from asyncbdd.errors import BudgetExceeded, InvalidInput, WaitAborted, WaitTimeout
-from asyncbdd.matching import show_value
+from asyncbdd.matching import shorten, show_value
 
 __all__ = [
     "Exponential",
@@ -635,8 +635,7 @@ def _show(value: object) -> str:
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_VALUE_LENGTH else text[: _MAX_VALUE_LENGTH - 3] + "..."
+    return shorten(" ".join(text.split()), _MAX_VALUE_LENGTH)
 
 
 def _ms(seconds: float) -> str:
