@@ -41,7 +41,7 @@ class Settings:
     max_interval: float = 1.0
     """Longest pause between two checks of a polled condition."""
     scenario_budget: float = 300.0
-    """Longest a scenario may spend waiting; a wait that asks for more is rejected."""
+    """Wall-clock time a scenario may run; a wait that cannot fit in what is left is rejected."""
     grace: float = 0.5
     """How long "exactly N" keeps watching after the Nth arrival for an unwanted extra."""
     database_url: str | None = None
