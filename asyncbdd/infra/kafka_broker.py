@@ -7,8 +7,9 @@ several test processes (parallel behave runs, a system under test started separa
 share one broker: hand them :attr:`EmbeddedKafka.bootstrap_servers`, for instance in the
 environment variable named by :data:`BOOTSTRAP_SERVERS_VARIABLE`.
 
-The child listens on 127.0.0.1 only, on a port the operating system picks. It exits when
-its stdin closes, so a parent that crashes never leaves it behind.
+The child listens on 127.0.0.1 only, on a port the operating system picks (librdkafka has
+no setting to choose it). It exits when its stdin closes, so a parent that crashes never
+leaves it behind.
 
 Facts about the mock cluster that clients must respect (librdkafka 2.16):
 
@@ -162,7 +163,10 @@ class EmbeddedKafka(EmbeddedService):
             return address
 
     def stop(self) -> None:
-        """Stop the child and wait for it to exit; does nothing when not running."""
+        """Stop the child and wait for it to exit (a child that died is reaped).
+
+        Stopping a broker that is stopped, or was never started, does nothing.
+        """
         with self._lock:
             process, self._process, self._bootstrap_servers = self._process, None, None
             if process is not None:
@@ -185,8 +189,7 @@ def shared_embedded_kafka() -> EmbeddedKafka:
 
 _CHILD_PROGRAM = Path(__file__).with_name("_kafka_mock_cluster.py")
 _STDERR_TAIL_CHARACTERS = 2000
-# A child that died is reaped (stop() waits for it) before a new broker replaces it.
-_SHARED = RunScoped(EmbeddedKafka, reap=EmbeddedKafka.stop)
+_SHARED = RunScoped(EmbeddedKafka)
 
 
 def _confluent_kafka_installed() -> bool:

@@ -15,7 +15,11 @@ S = TypeVar("S", bound="EmbeddedService")
 
 
 class EmbeddedService(ABC):
-    """A service the tests start and stop; ``with service:`` does both."""
+    """A service the tests start and stop; ``with service:`` does both.
+
+    :meth:`stop` is idempotent, so every owner that may end a service (a ``with`` block,
+    a signal handler, an ``atexit`` hook) can call it without checking :attr:`running`.
+    """
 
     @property
     @abstractmethod
@@ -28,7 +32,10 @@ class EmbeddedService(ABC):
 
     @abstractmethod
     def stop(self) -> None:
-        """Stop the service."""
+        """Stop the service and release what it holds, such as a child process that died.
+
+        Stopping a service that is stopped, or was never started, does nothing.
+        """
 
     def __enter__(self: S) -> S:
         self.start()
@@ -46,13 +53,12 @@ class EmbeddedService(ABC):
 class RunScoped(Generic[S]):
     """One service for the whole run: started on first use, replaced if it died, stopped at exit.
 
-    ``reap`` releases what a service that died left behind (a child process to wait for)
-    before a new one replaces it.
+    A service that died is stopped (which releases what it left behind) before a new one
+    replaces it.
     """
 
-    def __init__(self, factory: Callable[[], S], *, reap: Callable[[S], None] | None = None):
+    def __init__(self, factory: Callable[[], S]):
         self._factory = factory
-        self._reap = reap
         self._service: S | None = None
         self._lock = threading.Lock()
 
@@ -61,8 +67,8 @@ class RunScoped(Generic[S]):
         with self._lock:
             service = self._service
             if service is None or not service.running:
-                if service is not None and self._reap is not None:
-                    self._reap(service)
+                if service is not None:
+                    service.stop()
                 service = self._factory()
                 service.start()
                 if self._service is None:
@@ -72,7 +78,5 @@ class RunScoped(Generic[S]):
 
     def _stop(self) -> None:
         service = self._service
-        if service is not None and service.running:
+        if service is not None:
             service.stop()
-        elif service is not None and self._reap is not None:
-            self._reap(service)

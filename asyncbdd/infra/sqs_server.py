@@ -1,7 +1,8 @@
 """An embedded SQS endpoint for tests: moto's HTTP server, in a thread of this process.
 
 :class:`EmbeddedSqs` serves moto's SQS over real HTTP on 127.0.0.1 and a port the operating
-system picks; boto3 talks to it by ``endpoint_url`` exactly as it talks to AWS.
+system picks (or one you choose); boto3 talks to it by ``endpoint_url`` exactly as it talks
+to AWS.
 :func:`shared_embedded_sqs` starts one lazily and shares it with the whole run;
 :func:`sqs_client` builds a client for a *configured* endpoint (AWS, LocalStack) instead;
 :func:`check_reachable` turns an unreachable endpoint into a prompt, readable error.
@@ -70,7 +71,7 @@ MAX_ATTEMPTS = 2
 
 
 class EmbeddedSqsError(AsyncBddError):
-    """The embedded SQS server was used in the wrong state (started twice, not running)."""
+    """The embedded SQS server could not start, or was used in the wrong state."""
 
 
 class SqsUnavailable(AsyncBddError):
@@ -86,11 +87,18 @@ class EmbeddedSqs(EmbeddedService):
             client = sqs.client()
             queue_url = client.create_queue(QueueName="billing")["QueueUrl"]
 
-    The queues are moto's process-global state (see the module's notes): servers in one
-    process share them, and they outlive :meth:`stop`.
+    ``port`` fixes the port to listen on (default 0: a free one the operating system
+    picks). The queues are moto's process-global state (see the module's notes): servers
+    in one process share them, and they outlive :meth:`stop`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, port: int = 0) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= _MAX_PORT:
+            raise EmbeddedSqsError(
+                f"EmbeddedSqs(port={port!r}) is invalid: pass a TCP port from 1 to "
+                f"{_MAX_PORT}, or 0 (the default) for a free one."
+            )
+        self.port = port
         self.startup_seconds: float | None = None
         """Seconds :meth:`start` took (moto's import excluded when it was imported before)."""
         self._server: ThreadedMotoServer | None = None
@@ -114,9 +122,10 @@ class EmbeddedSqs(EmbeddedService):
         return self._endpoint_url
 
     def start(self) -> str:
-        """Start serving on a free loopback port and return the endpoint URL.
+        """Start serving on the loopback port and return the endpoint URL.
 
-        Raises :class:`EmbeddedSqsError` when the server is already running.
+        Raises :class:`EmbeddedSqsError` when the server is already running, when the
+        fixed ``port`` is taken, or when moto's server is not installed.
         """
         with self._lock:
             if self._server is not None:
@@ -126,10 +135,18 @@ class EmbeddedSqs(EmbeddedService):
                     "(shared_embedded_sqs())."
                 )
             began = time.perf_counter()
-            from moto.server import ThreadedMotoServer  # noqa: PLC0415 (costs ~0.3 s to import)
-
+            try:
+                from moto.server import ThreadedMotoServer  # noqa: PLC0415 (~0.3 s to import)
+            except ImportError as error:
+                raise EmbeddedSqsError(
+                    f"The embedded SQS server needs moto's server, which is not importable "
+                    f"({error}); run \"pip install 'moto[server]'\", or configure "
+                    f"{ENDPOINT_SETTING} to an SQS endpoint you run yourself."
+                ) from None
+            if self.port:
+                _check_port_free(self.port)
             _quiet_request_log()
-            server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            server = ThreadedMotoServer(ip_address=_HOST, port=self.port, verbose=False)
             server.start()
             host, port = server.get_host_and_port()
             self._server = server
@@ -138,20 +155,14 @@ class EmbeddedSqs(EmbeddedService):
             return self._endpoint_url
 
     def stop(self) -> None:
-        """Stop serving and close the port; the queues stay in moto's memory.
+        """Stop serving and close the port; stopping a stopped server does nothing.
 
-        Raises :class:`EmbeddedSqsError` when the server is not running.
+        The queues stay in moto's memory.
         """
         with self._lock:
-            server, self._server = self._server, None
-            if server is None:
-                raise EmbeddedSqsError(
-                    "The embedded SQS server cannot be stopped: it is not running (it was "
-                    "never started, or was stopped already). Check 'running' first, or "
-                    "stop it once, at the end of the run."
-                )
-            self._endpoint_url = None
-            server.stop()
+            server, self._server, self._endpoint_url = self._server, None, None
+            if server is not None:
+                server.stop()
 
     def client(
         self,
@@ -258,6 +269,8 @@ def check_reachable(endpoint_url: str, timeout: float | None = None) -> None:
 
 
 _SHARED = RunScoped(EmbeddedSqs)
+_HOST = "127.0.0.1"
+_MAX_PORT = 65535
 
 
 def _client_config(connect_timeout: float | None, read_timeout: float) -> Config:
@@ -269,6 +282,26 @@ def _client_config(connect_timeout: float | None, read_timeout: float) -> Config
         retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
         max_pool_connections=32,  # several queues drained concurrently share one client
     )
+
+
+def _check_port_free(port: int) -> None:
+    """Raise :class:`EmbeddedSqsError` unless ``port`` can be bound on the loopback address.
+
+    moto's server thread, given a taken port, prints to stderr and never signals that it
+    is ready, so its start would hang; this check turns that into an error first. It
+    binds the way that server does (``SO_REUSEADDR``), so a port left in TIME_WAIT by a
+    server that just stopped counts as free.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((_HOST, port))
+        except OSError as error:
+            raise EmbeddedSqsError(
+                f"The embedded SQS server cannot listen on {_HOST}:{port}: "
+                f"{error.strerror or error}. Stop the program that uses port {port}, or "
+                "choose another port (0 picks a free one)."
+            ) from None
 
 
 def _quiet_request_log() -> None:

@@ -174,11 +174,13 @@ def test_another_process_shares_the_broker(broker: EmbeddedKafka, topic: str) ->
 
 
 def test_starting_twice_is_an_error_and_stopping_twice_is_not() -> None:
-    """A second start() names the running broker; stop() is safe to repeat; a stopped
-    broker has no address and can be started again."""
+    """A second start() names the running broker; stop() is safe to repeat, even before a
+    start; a stopped broker has no address and can be started again."""
     kafka_broker_ = EmbeddedKafka()
     with pytest.raises(EmbeddedKafkaError, match="not running; call start"):
         _ = kafka_broker_.bootstrap_servers
+    kafka_broker_.stop()
+    assert not kafka_broker_.running
     with kafka_broker_, pytest.raises(EmbeddedKafkaError, match=r"already started .*call stop"):
         kafka_broker_.start()
     assert not kafka_broker_.running

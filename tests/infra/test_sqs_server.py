@@ -181,12 +181,13 @@ def test_client_of_a_refused_endpoint_fails_fast(
 
 
 def test_lifecycle_errors_name_the_state_and_the_fix() -> None:
-    """Starting twice, stopping twice and asking a stopped server for its URL are errors."""
+    """Starting twice and asking a stopped server for its URL are errors; stopping a server
+    that is not running does nothing, however often."""
     server = EmbeddedSqs()
     with pytest.raises(EmbeddedSqsError, match=r"not running; call start\(\) first"):
         _ = server.endpoint_url
-    with pytest.raises(EmbeddedSqsError, match="cannot be stopped: it is not running"):
-        server.stop()
+    server.stop()
+    assert not server.running
     with server:
         endpoint = server.endpoint_url
         with pytest.raises(EmbeddedSqsError, match=re.escape(f"already running at {endpoint}")):
@@ -194,8 +195,45 @@ def test_lifecycle_errors_name_the_state_and_the_fix() -> None:
     assert not server.running
     with pytest.raises(SqsUnavailable):
         check_reachable(endpoint, timeout=1)
-    with pytest.raises(EmbeddedSqsError, match="stopped already"):
-        server.stop()
+    server.stop()
+    server.stop()
+    assert not server.running
+    with pytest.raises(EmbeddedSqsError, match="not running"):
+        _ = server.endpoint_url
+
+
+def test_a_fixed_port_is_served() -> None:
+    """A server given the port another one just released listens there and can restart on it."""
+    with EmbeddedSqs() as first:
+        port = int(first.endpoint_url.rpartition(":")[2])
+    server = EmbeddedSqs(port=port)
+    for _ in range(2):
+        with server:
+            assert server.endpoint_url == f"http://127.0.0.1:{port}"
+            check_reachable(server.endpoint_url, timeout=1)
+
+
+def test_a_taken_fixed_port_is_an_error_naming_port_and_fix() -> None:
+    """A fixed port something else listens on fails start() at once, saying what to do."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        server = EmbeddedSqs(port=port)
+        with pytest.raises(EmbeddedSqsError) as raised:
+            server.start()
+    assert not server.running
+    assert str(raised.value) == (
+        f"The embedded SQS server cannot listen on 127.0.0.1:{port}: Address already in use. "
+        f"Stop the program that uses port {port}, or choose another port (0 picks a free one)."
+    )
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 80.0, True])
+def test_an_impossible_port_is_rejected(port: Any) -> None:
+    """A port that is not an integer from 0 to 65535 is rejected with the range to use."""
+    with pytest.raises(EmbeddedSqsError, match=r"is invalid: pass a TCP port from 1 to 65535"):
+        EmbeddedSqs(port=port)
 
 
 def test_embedded_client_ignores_the_aws_environment(
