@@ -7,23 +7,35 @@ Run it alone with ``python -m asyncbdd.demo``, or in-process::
     with OrderService("sqlite:///orders.db", faults=[Fault.WRONG_QUANTITY]) as service:
         ...  # HTTP to service.url, SQL to service.database_url
 
+With ``kafka=KafkaInput("localhost:9092")`` it also reads orders from the ``order.created``
+topic; with ``sqs=SqsOutput(queue_urls={"billing": ..., "shipping": ..., "inventory": ...})``
+each paid order sends one message to each of those queues.
+
 It knows nothing of asyncbdd's engine: tests reach it only through its transports and
 its database, as they would reach a real system.
 """
 
+from asyncbdd.demo.errors import ServiceStateError, TransportError
 from asyncbdd.demo.faults import Fault, parse_faults
+from asyncbdd.demo.kafka_input import ORDER_CREATED, KafkaInput
 from asyncbdd.demo.models import Base, Inventory, Order, OrderStatus, create_schema
-from asyncbdd.demo.service import DEFAULT_DATABASE_URL, OrderService, ServiceStateError
+from asyncbdd.demo.service import DEFAULT_DATABASE_URL, OrderService
+from asyncbdd.demo.sqs_output import QUEUES, SqsOutput
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "ORDER_CREATED",
+    "QUEUES",
     "Base",
     "Fault",
     "Inventory",
+    "KafkaInput",
     "Order",
     "OrderService",
     "OrderStatus",
     "ServiceStateError",
+    "SqsOutput",
+    "TransportError",
     "create_schema",
     "parse_faults",
 ]

@@ -8,41 +8,76 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from contextlib import ExitStack
 from types import FrameType
+from typing import TYPE_CHECKING
 
+from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import make_url
 
+from asyncbdd.demo.errors import TransportError
 from asyncbdd.demo.faults import Fault, parse_faults
+from asyncbdd.demo.kafka_input import ORDER_CREATED, KafkaInput
 from asyncbdd.demo.service import DEFAULT_DATABASE_URL, OrderService
+from asyncbdd.demo.sqs_output import QUEUES, SqsOutput, sqs_client
+
+if TYPE_CHECKING:
+    from types_boto3_sqs.client import SQSClient
+
+PROGRAM = "python -m asyncbdd.demo"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Start the service, print where it listens, and stop it cleanly on Ctrl-C or SIGTERM."""
+    """Start the service, print where it listens, and stop it cleanly on Ctrl-C or SIGTERM.
+
+    Returns 0 after a clean stop, 1 when Kafka or SQS cannot be used at the start.
+    """
     arguments = _parser().parse_args(argv)
     # A shell starts background jobs with SIGINT ignored; kill -INT must still stop us.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    service = OrderService(
-        arguments.database_url, host=arguments.host, port=arguments.port, faults=arguments.fault
-    )
-    service.start()
-    try:
-        print(f"order service: {service.url}", flush=True)
-        print(f"database: {make_url(service.database_url).render_as_string()}", flush=True)
-        if service.faults:
-            print(f"faults: {', '.join(sorted(f.value for f in service.faults))}", flush=True)
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        service.stop()
+    with ExitStack() as cleanup:
+        try:
+            sqs = _sqs_output(arguments, cleanup)
+            kafka = None
+            if arguments.kafka_bootstrap_servers is not None:
+                kafka = KafkaInput(arguments.kafka_bootstrap_servers, topic=arguments.kafka_topic)
+            service = OrderService(
+                arguments.database_url,
+                host=arguments.host,
+                port=arguments.port,
+                faults=arguments.fault,
+                kafka=kafka,
+                sqs=sqs,
+                late_message_delay=arguments.late_message_delay,
+                connect_timeout=arguments.connect_timeout,
+            )
+            service.start()
+        except (TransportError, ValueError) as error:
+            print(f"{PROGRAM}: error: {error}", file=sys.stderr, flush=True)
+            return 1
+        try:
+            print(f"order service: {service.url}", flush=True)
+            print(f"database: {make_url(service.database_url).render_as_string()}", flush=True)
+            if kafka is not None:
+                print(f"kafka: {kafka.topic} on {kafka.bootstrap_servers}", flush=True)
+            if sqs is not None:
+                queues = ", ".join(f"{name} {url}" for name, url in sqs.queue_urls.items())
+                print(f"sqs: {queues}", flush=True)
+            if service.faults:
+                print(f"faults: {', '.join(sorted(f.value for f in service.faults))}", flush=True)
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            service.stop()
     return 0
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m asyncbdd.demo",
+        prog=PROGRAM,
         description="Run the asyncbdd demo order service until Ctrl-C.",
     )
     parser.add_argument(
@@ -60,7 +95,81 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME[,NAME]",
         help="misbehave on purpose; repeatable; one of: " + ", ".join(f.value for f in Fault),
     )
+    parser.add_argument(
+        "--late-message-delay",
+        type=float,
+        default=8.0,
+        metavar="SECONDS",
+        help="how late late-billing-message sends (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long to wait for Kafka and SQS (default: %(default)s)",
+    )
+    kafka = parser.add_argument_group(
+        "Kafka input", "Off unless --kafka-bootstrap-servers is given."
+    )
+    kafka.add_argument(
+        "--kafka-bootstrap-servers",
+        metavar="HOST:PORT[,HOST:PORT]",
+        help="also read orders from Kafka, produced after the start",
+    )
+    kafka.add_argument(
+        "--kafka-topic",
+        default=ORDER_CREATED,
+        metavar="NAME",
+        help="the topic of the orders (default: %(default)s)",
+    )
+    sqs = parser.add_argument_group(
+        "SQS output",
+        "Off unless --sqs or another --sqs-* option is given. Credentials come from the AWS "
+        "configuration (AWS_ACCESS_KEY_ID, a profile); missing queues are created.",
+    )
+    sqs.add_argument(
+        "--sqs", action="store_true", help="send each paid order's messages to SQS queues"
+    )
+    sqs.add_argument("--sqs-endpoint", metavar="URL", help="SQS endpoint (default: AWS's own)")
+    sqs.add_argument(
+        "--sqs-region", metavar="REGION", help="AWS region (default: the AWS configuration's)"
+    )
+    for queue in QUEUES:
+        sqs.add_argument(
+            f"--sqs-{queue}-queue",
+            metavar="NAME",
+            help=f"name of the {queue} queue (default: {queue})",
+        )
     return parser
+
+
+def _sqs_output(arguments: argparse.Namespace, cleanup: ExitStack) -> SqsOutput | None:
+    """The SQS output the arguments ask for, its queues created if missing; or None."""
+    names = {queue: getattr(arguments, f"sqs_{queue}_queue") for queue in QUEUES}
+    wanted = [arguments.sqs, arguments.sqs_endpoint, arguments.sqs_region, *names.values()]
+    if not any(wanted):
+        return None
+    client = sqs_client(
+        arguments.sqs_endpoint, arguments.sqs_region, connect_timeout=arguments.connect_timeout
+    )
+    cleanup.callback(client.close)
+    queue_urls = {queue: _queue_url(client, name or queue) for queue, name in names.items()}
+    return SqsOutput(queue_urls=queue_urls, client=client)
+
+
+def _queue_url(client: SQSClient, name: str) -> str:
+    """The URL of the queue ``name``, created if it does not exist."""
+    try:
+        try:
+            return client.get_queue_url(QueueName=name)["QueueUrl"]
+        except client.exceptions.QueueDoesNotExist:
+            return client.create_queue(QueueName=name)["QueueUrl"]
+    except (BotoCoreError, ClientError) as error:
+        raise TransportError(
+            f"SQS output: cannot find or create the queue {name!r}: {error}; check "
+            "--sqs-endpoint, --sqs-region and the AWS credentials"
+        ) from error
 
 
 def _faults(text: str) -> frozenset[Fault]:

@@ -10,14 +10,29 @@ __all__ = ["Fault", "parse_faults"]
 class Fault(str, Enum):
     """A way the demo service can misbehave, applied to the orders accepted while it is set.
 
-    * ``never-process``: the order is accepted over HTTP (202) but never stored or processed.
+    * ``never-process``: the order is accepted (HTTP answers 202) but never stored or processed.
     * ``wrong-quantity``: payment takes ``quantity + 1`` from stock instead of ``quantity``.
     * ``fail-payment``: the order goes from pending to failed; stock is untouched.
+
+    These act on the SQS output, so only when the service has one; the order itself is
+    processed as usual:
+
+    * ``drop-billing-message``: the billing message is not sent.
+    * ``duplicate-billing-message``: the billing message is sent twice, identical.
+    * ``late-billing-message``: the billing message is sent the service's
+      ``late_message_delay`` seconds later than it should be; the other messages and the
+      orders after it are not held up.
+    * ``wrong-billing-field``: the billing message's ``amount`` is in cents
+      (``round(amount * 100)``, so 12.5 is sent as 1250), a unit bug.
     """
 
     NEVER_PROCESS = "never-process"
     WRONG_QUANTITY = "wrong-quantity"
     FAIL_PAYMENT = "fail-payment"
+    DROP_BILLING_MESSAGE = "drop-billing-message"
+    DUPLICATE_BILLING_MESSAGE = "duplicate-billing-message"
+    LATE_BILLING_MESSAGE = "late-billing-message"
+    WRONG_BILLING_FIELD = "wrong-billing-field"
 
 
 def parse_faults(text: str) -> frozenset[Fault]:

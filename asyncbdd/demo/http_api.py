@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
-import secrets
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +29,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from asyncbdd.demo.models import Inventory, Order
 from asyncbdd.demo.pipeline import OrderRequest
+from asyncbdd.demo.validation import (
+    INVENTORY_FIELDS,
+    ORDER_FIELDS,
+    InvalidInput,
+    json_object,
+    order_request,
+    whole_number,
+)
 
 __all__ = ["OrderApiServer"]
 
@@ -63,13 +69,10 @@ class OrderApiServer(ThreadingHTTPServer):
 
 
 _Reply = tuple[HTTPStatus, dict[str, object]]
-_MAX_INTEGER = 2**31 - 1  # the largest value of an SQL INTEGER column
-_ORDER_FIELDS = ("order_id", "product_id", "quantity", "amount", "correlation_id")
-_INVENTORY_FIELDS = ("quantity",)
 
 
 class _BadRequest(Exception):
-    """The request is invalid; the message says which field and why."""
+    """The request is invalid beyond its JSON body (a header); the message says why."""
 
 
 class _ApiHandler(BaseHTTPRequestHandler):
@@ -79,7 +82,7 @@ class _ApiHandler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         try:
             status, body = self._route()
-        except _BadRequest as error:
+        except (_BadRequest, InvalidInput) as error:
             status, body = HTTPStatus.BAD_REQUEST, {"error": str(error)}
         except Exception:
             logger.exception("%s %s failed", self.command, self.path)
@@ -118,7 +121,7 @@ class _ApiHandler(BaseHTTPRequestHandler):
         return HTTPStatus.OK, {"status": "ok"}
 
     def _create_order(self) -> _Reply:
-        order = _order_request(self._json_object(_ORDER_FIELDS))
+        order = order_request(self._json_object(ORDER_FIELDS))
         self.server.accept(order)
         return HTTPStatus.ACCEPTED, {"order_id": order.order_id, "status": "accepted"}
 
@@ -130,7 +133,7 @@ class _ApiHandler(BaseHTTPRequestHandler):
             return HTTPStatus.OK, _order_json(order)
 
     def _put_inventory(self, product_id: str) -> _Reply:
-        quantity = _integer(self._json_object(_INVENTORY_FIELDS), "quantity", minimum=0)
+        quantity = whole_number(self._json_object(INVENTORY_FIELDS), "quantity", minimum=0)
         with self.server.sessions.begin() as session:
             stock = session.get(Inventory, product_id)
             if stock is None:
@@ -154,16 +157,7 @@ class _ApiHandler(BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length", "0")
         if not length.isdecimal():
             raise _BadRequest(f"Content-Length must be a whole number, got {length!r}")
-        try:
-            body = json.loads(self.rfile.read(int(length)))
-        except ValueError as error:
-            raise _BadRequest(f"the request body is not valid JSON: {error}") from None
-        if not isinstance(body, dict):
-            raise _BadRequest("the request body must be a JSON object")
-        unknown = sorted(set(body) - set(fields))
-        if unknown:
-            raise _BadRequest(f"unknown field {unknown[0]!r}; expected: {', '.join(fields)}")
-        return body
+        return json_object(self.rfile.read(int(length)), fields, what="the request body")
 
     def _send(self, status: HTTPStatus, body: dict[str, object]) -> None:
         payload = json.dumps(body).encode()
@@ -185,16 +179,6 @@ _ROUTES: list[tuple[re.Pattern[str], dict[str, Callable[..., _Reply]]]] = [
 ]
 
 
-def _order_request(body: dict[str, object]) -> OrderRequest:
-    return OrderRequest(
-        order_id=_optional_text(body, "order_id") or f"ord-{secrets.token_hex(8)}",
-        product_id=_required_text(body, "product_id"),
-        quantity=_integer(body, "quantity", minimum=1),
-        amount=_amount(body, "amount"),
-        correlation_id=_optional_text(body, "correlation_id"),
-    )
-
-
 def _order_json(order: Order) -> dict[str, object]:
     return {
         "order_id": order.id,
@@ -214,43 +198,3 @@ def _inventory_json(stock: Inventory) -> dict[str, object]:
         "quantity": stock.quantity,
         "updated_at": stock.updated_at.isoformat(),
     }
-
-
-def _required_text(body: dict[str, object], field: str) -> str:
-    value = _optional_text(body, field)
-    if value is None:
-        raise _BadRequest(f"{field} is required")
-    return value
-
-
-def _optional_text(body: dict[str, object], field: str) -> str | None:
-    value = body.get(field)
-    if value is None or (isinstance(value, str) and value.strip()):
-        return value
-    raise _BadRequest(f"{field} must be a non-empty string, got {json.dumps(value)}")
-
-
-def _integer(body: dict[str, object], field: str, *, minimum: int) -> int:
-    value = body.get(field)
-    if value is None:
-        raise _BadRequest(f"{field} is required")
-    # bool is an int in Python, but true is not a quantity
-    if isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= _MAX_INTEGER:
-        return value
-    raise _BadRequest(
-        f"{field} must be an integer from {minimum} to {_MAX_INTEGER}, got {json.dumps(value)}"
-    )
-
-
-def _amount(body: dict[str, object], field: str) -> float | None:
-    value = body.get(field)
-    if value is None:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise _BadRequest(f"{field} must be a number >= 0, got {json.dumps(value)}")
-    return float(value)

@@ -1,8 +1,9 @@
 """The order pipeline: one worker thread takes each accepted order through ordered stages.
 
 A stage is a callable that does one step of processing in its own transaction and says
-whether the order goes on. New transports and side effects (Kafka, SQS, webhooks) are new
-stages in :attr:`OrderPipeline.stages`, or new callers of :meth:`OrderPipeline.submit`.
+whether the order goes on. Side effects (SQS messages, webhooks) are stages run after
+payment or after shipping (``after_payment``, ``after_shipping``); transports that bring
+orders in (HTTP, Kafka) are callers of :meth:`OrderPipeline.submit`.
 
 Every status change is logged (logger ``asyncbdd.demo``, level INFO) as
 ``order <id>: <status> [(<why>)]``, inside the transaction that makes it, so whoever sees
@@ -15,7 +16,7 @@ import logging
 import queue
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import update
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from asyncbdd.demo.faults import Fault
 from asyncbdd.demo.models import Inventory, Order, OrderStatus
 
-__all__ = ["OrderJob", "OrderPipeline", "OrderRequest", "Stage"]
+__all__ = ["OrderJob", "OrderPipeline", "OrderRequest", "Stage", "quantity_to_take"]
 
 logger = logging.getLogger("asyncbdd.demo")
 
@@ -52,11 +53,19 @@ Stage = Callable[[OrderJob], bool]
 """One step of processing; returns whether the order goes on to the next stage."""
 
 
+def quantity_to_take(job: OrderJob) -> int:
+    """How much stock payment takes for the order: its quantity, unless a fault says more."""
+    return job.order.quantity + (1 if Fault.WRONG_QUANTITY in job.faults else 0)
+
+
 class OrderPipeline:
     """Processes submitted orders one at a time, in arrival order, through :attr:`stages`.
 
     Before each stage the worker waits a random delay drawn uniformly from ``jitter``
     (seconds), as a real system would take time; :meth:`stop` interrupts that wait at once.
+
+    :param after_payment: stages run once the order is paid, before it ships.
+    :param after_shipping: stages run once the order is shipped.
     """
 
     def __init__(
@@ -65,8 +74,16 @@ class OrderPipeline:
         *,
         jitter: tuple[float, float],
         rng: random.Random,
+        after_payment: Sequence[Stage] = (),
+        after_shipping: Sequence[Stage] = (),
     ) -> None:
-        self.stages: list[Stage] = [self._store_pending, self._take_payment, self._ship]
+        self.stages: list[Stage] = [
+            self._store_pending,
+            self._take_payment,
+            *after_payment,
+            self._ship,
+            *after_shipping,
+        ]
         self._sessions = sessions
         self._jitter = jitter
         self._rng = rng
@@ -140,7 +157,7 @@ class OrderPipeline:
                 why = f"payment declined by fault {Fault.FAIL_PAYMENT.value}"
                 _set_status(session, order.order_id, OrderStatus.FAILED, why)
                 return False
-            taken = order.quantity + (1 if Fault.WRONG_QUANTITY in job.faults else 0)
+            taken = quantity_to_take(job)
             reserved = session.connection().execute(
                 update(Inventory)
                 .where(Inventory.product_id == order.product_id, Inventory.quantity >= taken)

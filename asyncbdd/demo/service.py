@@ -1,4 +1,4 @@
-"""The demo order service: an HTTP API and a background worker sharing one database."""
+"""The demo order service: HTTP and Kafka in, a background worker, SQS out, one database."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import random
 import tempfile
 import threading
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -14,10 +15,13 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import sessionmaker
 
+from asyncbdd.demo.errors import ServiceStateError
 from asyncbdd.demo.faults import Fault
 from asyncbdd.demo.http_api import OrderApiServer
+from asyncbdd.demo.kafka_input import KafkaInput, KafkaOrderReader
 from asyncbdd.demo.models import create_schema
 from asyncbdd.demo.pipeline import OrderJob, OrderPipeline, OrderRequest
+from asyncbdd.demo.sqs_output import OrderMessages, SqsOutput
 
 __all__ = ["DEFAULT_DATABASE_URL", "OrderService", "ServiceStateError"]
 
@@ -25,17 +29,16 @@ DEFAULT_DATABASE_URL = f"sqlite:///{Path(tempfile.gettempdir()) / 'asyncbdd-demo
 """A SQLite file in the system's temporary directory."""
 
 
-class ServiceStateError(RuntimeError):
-    """The service was told to start while running, or to stop or report while stopped."""
-
-
 class OrderService:
     """The order service the demo features test, driven only through real transports.
 
-    Orders posted over HTTP are accepted at once (202) and processed later by a worker
-    thread: stored as ``pending``, then ``paid`` with their quantity taken from stock, then
-    ``shipped``; an unknown product or too little stock ends them ``failed``. The worker
-    waits a random ``jitter`` delay before each step, as a real system would take time.
+    Orders posted over HTTP are accepted at once (202), and orders published on Kafka are
+    read as they come (with ``kafka``); a worker thread processes them later: stored as
+    ``pending``, then ``paid`` with their quantity taken from stock, then ``shipped``; an
+    unknown product or too little stock ends them ``failed``. With ``sqs``, a paid order
+    sends one message each to the billing, inventory and shipping queues (see
+    :mod:`asyncbdd.demo.sqs_output` for when and what). The worker waits a random
+    ``jitter`` delay before each step, as a real system would take time.
 
     Usage::
 
@@ -48,6 +51,15 @@ class OrderService:
     :param faults: the faults in force from the start (see :meth:`set_faults`).
     :param jitter: ``(min, max)`` seconds the worker waits before each processing step.
     :param seed: seeds the jitter, for reproducible timings.
+    :param kafka: also read orders from this Kafka topic (see
+        :mod:`asyncbdd.demo.kafka_input`); only those produced after :meth:`start`.
+    :param sqs: send each paid order's messages to these SQS queues.
+    :param late_message_delay: seconds the ``late-billing-message`` fault holds a billing
+        message back.
+    :param connect_timeout: seconds :meth:`start` waits for Kafka to answer, and Kafka and
+        SQS requests may take.
+    :raises ValueError: an invalid ``jitter``, ``late_message_delay`` or
+        ``connect_timeout``.
     """
 
     def __init__(
@@ -59,38 +71,75 @@ class OrderService:
         faults: Iterable[Fault] = (),
         jitter: tuple[float, float] = (0.005, 0.05),
         seed: int | None = None,
+        kafka: KafkaInput | None = None,
+        sqs: SqsOutput | None = None,
+        late_message_delay: float = 8.0,
+        connect_timeout: float = 5.0,
     ) -> None:
         shortest, longest = jitter
         if not 0 <= shortest <= longest:
             raise ValueError(f"jitter must be (min, max) with 0 <= min <= max, got {jitter!r}")
+        if not late_message_delay >= 0:
+            raise ValueError(f"late_message_delay must be seconds >= 0, got {late_message_delay!r}")
+        if not connect_timeout > 0:
+            raise ValueError(f"connect_timeout must be seconds > 0, got {connect_timeout!r}")
         self._database_url = database_url
         self._host = host
         self._port = port
         self._jitter = jitter
         self._rng = random.Random(seed)
         self._faults = frozenset(Fault(fault) for fault in faults)
+        self._kafka = kafka
+        self._sqs = sqs
+        self._late_message_delay = late_message_delay
+        self._connect_timeout = connect_timeout
         self._running: _Running | None = None
 
     def start(self) -> None:
-        """Create missing tables, then serve HTTP and process orders in background threads.
+        """Create missing tables, then serve HTTP, read Kafka and process orders in
+        background threads.
+
+        Kafka is read from the end of its partitions as they are when this returns.
 
         :raises ServiceStateError: the service is already running.
+        :raises TransportError: Kafka did not answer within the connect timeout, or no SQS
+            client can be built (no region or credentials); nothing is left running.
         """
         if self._running is not None:
             raise ServiceStateError(f"the order service is already running at {self.url}")
-        engine = _create_engine(self._database_url)
-        try:
+        with ExitStack() as undo:  # undoes what was set up if a later step fails
+            engine = _create_engine(self._database_url)
+            undo.callback(engine.dispose)
             create_schema(engine)
             sessions = sessionmaker(engine, expire_on_commit=False)
-            pipeline = OrderPipeline(sessions, jitter=self._jitter, rng=self._rng)
+            messages = None
+            if self._sqs is not None:
+                messages = OrderMessages(
+                    self._sqs,
+                    late_message_delay=self._late_message_delay,
+                    connect_timeout=self._connect_timeout,
+                )
+                undo.callback(messages.close)
+            pipeline = OrderPipeline(
+                sessions,
+                jitter=self._jitter,
+                rng=self._rng,
+                after_payment=[messages.after_payment] if messages is not None else [],
+                after_shipping=[messages.after_shipping] if messages is not None else [],
+            )
 
             def accept(order: OrderRequest) -> None:
                 pipeline.submit(OrderJob(order, self._faults))
 
             server = OrderApiServer((self._host, self._port), sessions, accept)
-        except BaseException:
-            engine.dispose()
-            raise
+            undo.callback(server.server_close)
+            reader = None
+            if self._kafka is not None:
+                reader = KafkaOrderReader(
+                    self._kafka, accept, connect_timeout=self._connect_timeout
+                )
+                reader.start()
+            undo.pop_all()
         http_thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.01},  # how long stop() may wait for the loop to notice
@@ -105,22 +154,28 @@ class OrderService:
             server=server,
             http_thread=http_thread,
             pipeline=pipeline,
+            reader=reader,
+            messages=messages,
         )
 
     def stop(self) -> None:
         """Stop serving and processing, wait for the threads, close database connections.
 
         A processing delay in progress is interrupted at once; orders not processed yet
-        are abandoned.
+        are abandoned, and so are billing messages held back by ``late-billing-message``.
 
         :raises ServiceStateError: the service is not running.
         """
         running = self._require_running("stop it")
         self._running = None
+        if running.reader is not None:
+            running.reader.stop()
         running.server.shutdown()
         running.http_thread.join()
         running.server.server_close()  # also waits for requests still being answered
         running.pipeline.stop()
+        if running.messages is not None:
+            running.messages.close()  # after the worker, which may still hold one back
         running.engine.dispose()
 
     def __enter__(self) -> OrderService:
@@ -177,6 +232,8 @@ class _Running:
     server: OrderApiServer
     http_thread: threading.Thread
     pipeline: OrderPipeline
+    reader: KafkaOrderReader | None
+    messages: OrderMessages | None
 
 
 def _create_engine(database_url: str) -> Engine:
