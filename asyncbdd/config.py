@@ -13,9 +13,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from asyncbdd.durations import to_seconds
@@ -48,6 +49,22 @@ class Settings:
     """SQLAlchemy URL of the database that probes and snapshots read by default."""
     connect_timeout: float = 5.0
     """How long to try to reach a database or broker before reporting it unreachable."""
+    queues: Mapping[str, str] = field(default_factory=dict)
+    """Queue and topic aliases: ``billing = sqs:billing``, ``orders = kafka:order.created``."""
+    queues_correlation: str = "attribute:correlation_id"
+    """Where messages carry the scenario's correlation id: ``attribute:NAME`` (an SQS
+    message attribute or Kafka header), ``field:a.b`` (a JSON body field), or ``off``."""
+    sqs_endpoint: str | None = None
+    """SQS endpoint URL (LocalStack, a shared moto); unset: the embedded server, unless
+    ``sqs_region`` is set, which means AWS itself."""
+    sqs_region: str | None = None
+    """AWS region of the SQS queues; unset: boto3's standard configuration chain."""
+    sqs_unwrap_sns: bool = True
+    """Read the message inside an SNS notification envelope, as an SNS subscriber would."""
+    kafka_bootstrap_servers: str | None = None
+    """``host:port[,host:port]`` of a Kafka cluster; unset: the embedded mock broker."""
+    kafka_options: Mapping[str, object] = field(default_factory=dict)
+    """kafka-python client options (``security_protocol=SASL_SSL, sasl_mechanism=PLAIN``)."""
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with ``changes`` applied."""
@@ -137,6 +154,47 @@ def _optional_text(value: object) -> str | None:
     return text or None
 
 
+def _boolean(value: object) -> bool:
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ValueError("write true or false")
+
+
+def _pairs(value: object) -> dict[str, str]:
+    """``name = value`` items, one per line or separated by commas or semicolons."""
+    if isinstance(value, Mapping):
+        return {str(name): str(item) for name, item in value.items()}
+    pairs: dict[str, str] = {}
+    for item in re.split(r"[\n,;]", str(value)):
+        if not item.strip():
+            continue
+        name, equals, text = item.partition("=")
+        if not equals or not name.strip() or not text.strip():
+            raise ValueError(f"{item.strip()!r} is not of the form 'name = value'")
+        pairs[name.strip()] = text.strip()
+    return pairs
+
+
+def _kafka_options(value: object) -> dict[str, object]:
+    options: dict[str, object] = {}
+    for name, text in _pairs(value).items():
+        options[name] = int(text) if _INTEGER.fullmatch(text) else text
+    return options
+
+
+def _correlation(value: object) -> str:
+    text = str(value).strip()
+    kind, colon, name = text.partition(":")
+    if text == "off" or (colon and kind in ("attribute", "field") and name.strip()):
+        return text
+    raise ValueError("write attribute:NAME, field:PATH or off, e.g. attribute:correlation_id")
+
+
+_INTEGER = re.compile(r"-?\d+")
+
 _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "timeout": _positive_seconds,
     "timeout_scale": _scale,
@@ -145,6 +203,13 @@ _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "grace": _seconds,
     "database_url": _optional_text,
     "connect_timeout": _positive_seconds,
+    "queues": _pairs,
+    "queues_correlation": _correlation,
+    "sqs_endpoint": _optional_text,
+    "sqs_region": _optional_text,
+    "sqs_unwrap_sns": _boolean,
+    "kafka_bootstrap_servers": _optional_text,
+    "kafka_options": _kafka_options,
 }
 
 

@@ -15,6 +15,7 @@ running scenario. Steps reach the state as ``context.asyncbdd``.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
@@ -67,6 +68,9 @@ def _after_scenario(context: Any, scenario: Any) -> None:
 
 
 def _after_all(context: Any) -> None:
+    readers = sys.modules.get("asyncbdd.queues.inbox")  # only if queues were used
+    if readers is not None:
+        readers.close_readers()
     dispose_engines()
     set_settings(None)
 

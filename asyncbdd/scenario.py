@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +19,14 @@ from asyncbdd.config import get_settings
 from asyncbdd.errors import AsyncBddError, InvalidInput
 from asyncbdd.wait import time_budget
 
-__all__ = ["Scenario", "current_scenario", "end_scenario", "scenario", "start_scenario"]
+__all__ = [
+    "Scenario",
+    "current_scenario",
+    "end_scenario",
+    "on_scenario_start",
+    "scenario",
+    "start_scenario",
+]
 
 
 @dataclass
@@ -37,6 +44,10 @@ class Scenario:
     """The text of the step being run, used to describe waits in its words."""
     started_at: float = field(default_factory=time.monotonic)
     _cleanup: ExitStack = field(default_factory=ExitStack, repr=False)
+
+    def on_end(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` when the scenario ends (last registered, first called)."""
+        self._cleanup.callback(callback)
 
     def placeholders(self) -> dict[str, Any]:
         """Values available as ``{name}`` in doc strings, table cells and SQL parameters."""
@@ -76,7 +87,19 @@ def start_scenario(name: str, *, budget: float | None = None) -> Scenario:
     seconds = (settings.scenario_budget if budget is None else budget) * settings.timeout_scale
     state._cleanup.enter_context(time_budget(seconds, f"time budget of scenario {name!r}"))
     _current.append(state)
+    for listener in list(_listeners):
+        listener(state)
     return state
+
+
+def on_scenario_start(listener: Callable[[Scenario], object]) -> None:
+    """Call ``listener`` with every scenario as it starts (once per listener).
+
+    Engine modules use it to set up per-scenario state (queue readers record where the
+    scenario starts reading); cleanup goes on ``Scenario.on_end``.
+    """
+    if listener not in _listeners:
+        _listeners.append(listener)
 
 
 def end_scenario() -> None:
@@ -106,4 +129,5 @@ def scenario(name: str = "test", *, budget: float | None = None) -> Iterator[Sce
 
 
 _current: list[Scenario] = []
+_listeners: list[Callable[[Scenario], object]] = []
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

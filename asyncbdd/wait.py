@@ -64,6 +64,7 @@ __all__ = [
     "TimeBudget",
     "WaitState",
     "default_interval",
+    "reserve_deadline",
     "time_budget",
     "wait_stays",
     "wait_until",
@@ -392,6 +393,25 @@ def time_budget(seconds: Seconds, label: str = "time budget") -> Iterator[TimeBu
 _active_budget: ContextVar[TimeBudget | None] = ContextVar("asyncbdd_budget", default=None)
 
 
+def reserve_deadline(
+    timeout: Seconds | None, what: str, *, scaled: bool = True
+) -> tuple[float, float]:
+    """The deadline of a wait in seconds, and the timeout scale applied to it.
+
+    ``timeout`` ``None`` means the ``asyncbdd.timeout`` setting. The deadline is reserved
+    from the active time budget: :class:`~asyncbdd.errors.BudgetExceeded` names ``what``
+    when it does not fit. Waits that are not built on :func:`wait_until` (queue drains,
+    webhook captures) call this so they obey the same settings and budget.
+    """
+    settings = get_settings()
+    seconds = settings.timeout if timeout is None else to_seconds(timeout)
+    scale = settings.timeout_scale if scaled else 1.0
+    budget = _active_budget.get()
+    if budget is not None:
+        budget.reserve(seconds * scale, what)
+    return seconds * scale, scale
+
+
 # --------------------------------------------------------------------------------------
 # The record of a wait
 # --------------------------------------------------------------------------------------
@@ -484,9 +504,8 @@ class _Wait(Generic[T]):
         clock: Clock,
         scaled: bool = True,
     ) -> None:
-        settings = get_settings()
-        seconds = settings.timeout if timeout is None else to_seconds(timeout)
-        scale = settings.timeout_scale if scaled else 1.0
+        description = description or _name_of(probe)
+        seconds, scale = reserve_deadline(timeout, f"Waiting for {description}", scaled=scaled)
         self.probe, self.condition, self.ignore, self.on_timeout = (
             probe,
             condition,
@@ -494,16 +513,13 @@ class _Wait(Generic[T]):
             on_timeout,
         )
         self.state: WaitState[T] = WaitState(
-            description=description or _name_of(probe),
-            timeout=seconds * scale,
+            description=description,
+            timeout=seconds,
             interval=_as_strategy(interval),
             clock=clock,
             scale=scale,
         )
         self.checked_at = 0.0
-        budget = _active_budget.get()
-        if budget is not None:
-            budget.reserve(self.state.timeout, f"Waiting for {self.state.description}")
         self.state.started = clock()
 
     def check(self) -> tuple[bool | None, T | None]:

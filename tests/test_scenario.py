@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -14,6 +15,7 @@ from asyncbdd.scenario import (
     Scenario,
     current_scenario,
     end_scenario,
+    on_scenario_start,
     scenario,
     start_scenario,
 )
@@ -195,3 +197,27 @@ def test_a_new_scenario_gets_a_new_budget() -> None:
     start_scenario("tight", budget=0.01)
     start_scenario("roomy", budget=1.0)
     assert wait_until(lambda: "paid", timeout=0.1) == "paid"
+
+
+def test_a_start_listener_sees_each_scenario_and_its_end_callbacks_run_in_reverse() -> None:
+    """on_scenario_start listeners get every new scenario; on_end callbacks run last-first."""
+    events: list[str] = []
+
+    def listener(state: Scenario) -> None:
+        events.append(f"start {state.name}")
+        state.on_end(lambda: events.append(f"first registered, {state.name}"))
+        state.on_end(lambda: events.append(f"last registered, {state.name}"))
+
+    on_scenario_start(listener)
+    on_scenario_start(listener)  # registering twice changes nothing
+    try:
+        with scenario("a"):
+            events.append("inside a")
+    finally:
+        sys.modules["asyncbdd.scenario"]._listeners.remove(listener)
+    assert events == [
+        "start a",
+        "inside a",
+        "last registered, a",
+        "first registered, a",
+    ]

@@ -25,6 +25,27 @@ THEN_PHRASES = [
     "the inventory change is:",
     'the inventory of product "prod-123" does not change within 2 seconds',
     'within ten seconds the order status is "pending"',
+    "within 10 seconds the billing queue receives 1 message",
+    "the billing queue receives 2 messages",
+    "within 10 seconds the billing, shipping and inventory queues each receive 1 message",
+    "the billing, shipping and inventory queues each receive 1 message",
+    'within 5 seconds the "order.created" topic receives at least 2 messages',
+    "the billing queue receives no messages within 2 seconds",
+    "within 10 seconds the billing queue receives a message with:",
+    "the billing queue receives a message with:",
+    'within 10 seconds the "order.created" topic receives a message containing:',
+    "the billing queue receives a message containing:",
+    "the message's JSON body contains:",
+    "the message's JSON body is:",
+    "the message has:",
+    'the message key is "ord-1"',
+    'the message attribute "event_type" is "billing.requested"',
+    'the message header "source" is "web"',
+]
+WHEN_PHRASES = [
+    '"order.created" is published with:',
+    '"order.created" is published with key "ord-1":',
+    "a message is sent to the billing queue with:",
 ]
 GIVEN_PHRASES = [
     'a snapshot of the inventory of product "prod-789"',
@@ -47,6 +68,12 @@ def test_each_then_phrase_has_one_meaning(text: str) -> None:
 def test_each_given_phrase_has_one_meaning(text: str) -> None:
     """Every documented Given phrase matches exactly one step."""
     assert len(matching_steps("given", text)) == 1, matching_steps("given", text)
+
+
+@pytest.mark.parametrize("text", WHEN_PHRASES)
+def test_each_when_phrase_has_one_meaning(text: str) -> None:
+    """Every documented When phrase matches exactly one step."""
+    assert len(matching_steps("when", text)) == 1, matching_steps("when", text)
 
 
 def test_a_stays_step_does_not_swallow_a_deadline() -> None:

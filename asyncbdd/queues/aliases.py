@@ -1,0 +1,100 @@
+"""Queue and topic aliases: the names feature files use ("the billing queue").
+
+An alias comes from configuration (setting ``asyncbdd.queues``)::
+
+    [behave.userdata]
+    asyncbdd.queues =
+        billing = sqs:billing
+        order.created = kafka:order.created
+
+or from Python, for a queue that needs more than a name::
+
+    register_queue("billing", SqsQueue("billing", "https://sqs.eu-west-1.amazonaws.com/1/billing"))
+
+Python registrations win over configuration.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from asyncbdd.config import get_settings
+from asyncbdd.errors import ConfigurationError, UnknownName
+from asyncbdd.queues.base import Queue
+from asyncbdd.queues.kafka import KafkaTopic
+from asyncbdd.queues.sqs import SqsQueue
+
+__all__ = ["alias_names", "queue_from_spec", "queue_named", "register_queue", "unregister_queue"]
+
+HOW_TO_REGISTER = (
+    "Name it in the setting asyncbdd.queues ('billing = sqs:billing', "
+    "'order.created = kafka:order.created'), or call asyncbdd.register_queue(alias, queue)."
+)
+
+
+def register_queue(alias: str, queue: Queue, *, replace: bool = False) -> None:
+    """Make ``alias`` mean ``queue`` in steps and engine calls."""
+    with _lock:
+        if alias in _registered and not replace:
+            raise ConfigurationError(
+                f"A queue alias {alias!r} is already registered; register each alias once, "
+                "or pass replace=True."
+            )
+        _registered[alias] = queue
+
+
+def unregister_queue(alias: str) -> None:
+    """Forget a queue registered in Python (no error if there is none)."""
+    with _lock:
+        _registered.pop(alias, None)
+
+
+def alias_names() -> list[str]:
+    """Every alias known now, registered or configured, sorted."""
+    with _lock:
+        return sorted({*_registered, *get_settings().queues})
+
+
+def queue_named(alias: str) -> Queue:
+    """The queue an alias means; :class:`UnknownName` lists the aliases if none."""
+    with _lock:
+        if alias in _registered:
+            return _registered[alias]
+    spec = get_settings().queues.get(alias)
+    if spec is None:
+        raise UnknownName("queue", alias, alias_names(), HOW_TO_REGISTER)
+    settings = get_settings()
+    identity = (
+        alias,
+        spec,
+        settings.queues_correlation,
+        settings.sqs_endpoint,
+        settings.sqs_region,
+        settings.sqs_unwrap_sns,
+        settings.kafka_bootstrap_servers,
+        repr(sorted(settings.kafka_options.items())),
+    )
+    with _lock:
+        queue = _configured.get(identity)
+        if queue is None:
+            queue = _configured[identity] = queue_from_spec(alias, spec)
+        return queue
+
+
+def queue_from_spec(alias: str, spec: str) -> Queue:
+    """A queue from its configuration text: ``sqs:NAME``, ``sqs:URL`` or ``kafka:TOPIC``."""
+    kind, colon, name = spec.partition(":")
+    kind, name = kind.strip().lower(), name.strip()
+    if colon and name and kind == "sqs":
+        return SqsQueue(alias, name)
+    if colon and name and kind == "kafka":
+        return KafkaTopic(alias, name)
+    raise ConfigurationError(
+        f"Queue alias {alias!r} = {spec!r} is not understood (setting asyncbdd.queues). "
+        "Write sqs:QUEUE-NAME, sqs:QUEUE-URL or kafka:TOPIC, e.g. 'billing = sqs:billing'."
+    )
+
+
+_lock = threading.Lock()
+_registered: dict[str, Queue] = {}
+_configured: dict[tuple[object, ...], Queue] = {}

@@ -1,0 +1,140 @@
+"""The one interface every queue and topic implements, and where correlation ids live."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from asyncbdd.config import get_settings
+from asyncbdd.errors import AsyncBddError, InvalidInput
+from asyncbdd.matching import MISSING, field_value
+from asyncbdd.queues.message import NOT_JSON, Message, parse_body
+
+__all__ = ["Correlation", "Queue", "QueueNotFound", "QueueUnavailable"]
+
+
+class QueueUnavailable(AsyncBddError):
+    """A broker (an SQS endpoint, Kafka's bootstrap servers) could not be reached."""
+
+
+class QueueNotFound(AsyncBddError):
+    """The broker answered, but the queue a step names does not exist there."""
+
+
+class Correlation:
+    """Where messages carry the scenario's correlation id (setting ``asyncbdd.queues.correlation``).
+
+    * ``attribute:NAME`` -- an SQS message attribute or Kafka header called NAME;
+    * ``field:PATH`` -- a field of the JSON body (dotted path, ``meta.correlation_id``);
+    * ``off`` -- messages carry none: every message read during a scenario is its own.
+    """
+
+    def __init__(self, spec: str) -> None:
+        kind, _, name = spec.partition(":")
+        if spec != "off" and kind not in ("attribute", "field"):
+            raise InvalidInput(
+                f"Correlation {spec!r} is not understood; write attribute:NAME, field:PATH "
+                "or off (setting asyncbdd.queues.correlation)."
+            )
+        self.kind = kind
+        self.name = name.strip()
+
+    @classmethod
+    def from_settings(cls) -> Correlation:
+        """The correlation in force (setting ``asyncbdd.queues.correlation``)."""
+        return cls(get_settings().queues_correlation)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether messages are attributed to scenarios by their correlation id."""
+        return self.kind != "off"
+
+    def read(self, attributes: Mapping[str, str], body: str) -> str | None:
+        """The correlation id of a message with these attributes and this body."""
+        if self.kind == "attribute":
+            return attributes.get(self.name)
+        if self.kind == "field":
+            document = parse_body(body)
+            value = MISSING if document is NOT_JSON else field_value(document, self.name)
+            return None if value is MISSING or value is None else str(value)
+        return None
+
+    def stamp(
+        self, body: Any, attributes: dict[str, str], correlation_id: str
+    ) -> tuple[Any, dict[str, str]]:
+        """``body`` and ``attributes`` carrying ``correlation_id`` unless they have one."""
+        if self.kind == "attribute":
+            attributes = {self.name: correlation_id, **attributes}
+        elif self.kind == "field" and isinstance(body, dict):
+            *parents, last = self.name.split(".")
+            target: Any = body
+            for parent in parents:
+                if not isinstance(target, dict):
+                    break  # a parent that is no object cannot hold the field
+                target = target.setdefault(parent, {})
+            if isinstance(target, dict):
+                target.setdefault(last, correlation_id)
+        return body, attributes
+
+    def __str__(self) -> str:
+        if self.kind == "attribute":
+            return f"attribute/header {self.name!r}"
+        if self.kind == "field":
+            return f"body field {self.name!r}"
+        return "off"
+
+
+class Queue(ABC):
+    """An SQS queue or Kafka topic, read and written through one interface.
+
+    :meth:`receive` returns what arrived, blocking at most ``wait`` seconds for it (never
+    sleeping: SQS long-polls, Kafka blocks in ``poll``). The reader that calls it then
+    :meth:`delete`\\ s what it keeps and :meth:`release`\\ s what belongs to others.
+    """
+
+    kind = "queue"
+    """What it is, for messages: "SQS queue", "Kafka topic"."""
+    read_from_scenario_start = False
+    """Whether a reader must run from the start of every scenario: true where a reader
+    started later would miss what was sent before (Kafka readers start at the end)."""
+
+    def __init__(self, alias: str, correlation: Correlation | None = None) -> None:
+        self.alias = alias
+        self.correlation = correlation or Correlation.from_settings()
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where it lives, for messages: ``SQS queue 'billing' at http://127.0.0.1:5123``."""
+
+    @abstractmethod
+    def open(self) -> None:
+        """Connect and check the queue exists; raise :class:`QueueUnavailable` or
+        :class:`QueueNotFound` (within the ``asyncbdd.connect_timeout`` setting) if not."""
+
+    @abstractmethod
+    def receive(self, wait: float) -> list[Message]:
+        """Messages that arrived, waiting up to ``wait`` seconds for the first."""
+
+    def delete(self, messages: Sequence[Message]) -> None:
+        """Remove consumed messages so that nobody receives them again (SQS)."""
+        return  # Kafka keeps records; readers just move past them
+
+    def release(self, messages: Sequence[Message], hide_for: int) -> None:
+        """Give messages back to the queue, visible again after ``hide_for`` seconds (SQS)."""
+        return  # every Kafka reader sees every record anyway
+
+    @abstractmethod
+    def send(self, body: str, *, attributes: Mapping[str, str], key: str | None = None) -> None:
+        """Send one message; it has reached the broker when this returns."""
+
+    def close(self) -> None:
+        """Release connections; the queue may be opened again later."""
+        return
+
+    def problems(self) -> str | None:
+        """Something to tell a user whose wait on this queue timed out, if anything."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.alias!r}: {self.describe()}>"

@@ -1,0 +1,243 @@
+"""Background readers that drain every queue as messages arrive, and the per-scenario
+inbox they deliver to.
+
+One reader thread per queue reads for the rest of the run (SQS long polls, Kafka
+``poll``), from the start of the first scenario for a Kafka topic, from the first wait on
+it for an SQS queue (SQS keeps messages until they are read, so a queue that only the
+system under test consumes is never read). It sorts each message by correlation id:
+
+* the running scenario's messages go to its :class:`Inbox` and are deleted from SQS;
+* leftovers of this process's earlier scenarios are deleted and listed as skipped;
+* messages of anyone else (a parallel run sharing the queue) are listed as skipped and
+  released back to the queue for their owner, hidden from us a little longer each time
+  we see them again, so that a message nobody takes does not keep a reader spinning.
+
+With correlation ``off`` every message read while a scenario runs is its own, and
+whatever arrives between scenarios is deleted as a leftover.
+
+Steps never read a queue themselves: they wait on the inbox's condition variable, so a
+step returns the moment its messages are in, and waits on several queues run in parallel.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from asyncbdd.queues.aliases import alias_names, queue_named
+from asyncbdd.queues.base import Queue
+from asyncbdd.queues.message import Message
+from asyncbdd.scenario import Scenario, current_scenario, on_scenario_start
+
+__all__ = ["Inbox", "Skipped", "close_readers", "inbox", "start_reader"]
+
+READ_WAIT = 1.0
+"""Longest a reader blocks in one receive; bounds how long stopping it takes."""
+RETRY_AFTER_ERROR = 1.0
+"""Seconds a reader waits before reading again after a failed read."""
+LONGEST_HIDE = 10
+"""Longest a released foreign message is hidden from our reader, in seconds."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A message a reader saw that is not the scenario's, and why."""
+
+    message: Message
+    why: str
+
+
+@dataclass
+class Inbox:
+    """What one scenario received, per queue alias; waiters are woken on every arrival."""
+
+    correlation_id: str
+    started_at: float = field(default_factory=time.monotonic)
+    messages: dict[str, list[Message]] = field(default_factory=lambda: defaultdict(list))
+    skipped: dict[str, list[Skipped]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, BaseException] = field(default_factory=dict)
+    last: Message | None = None
+    """The message the latest step matched: what "the message" refers to."""
+    changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
+
+    def wait(self, ready: Callable[[], bool], seconds: float) -> bool:
+        """Block until ``ready()`` (checked under the lock) or ``seconds`` pass."""
+        with self.changed:
+            return self.changed.wait_for(ready, timeout=max(seconds, 0.0))
+
+
+def inbox() -> Inbox:
+    """The running scenario's inbox."""
+    return _inbox_of(current_scenario())
+
+
+def start_reader(queue: Queue) -> None:
+    """Open ``queue`` and start reading it in the background, unless that runs already.
+
+    Raises what opening raises (an unreachable broker, a missing queue).
+    """
+    with _lock:
+        if id(queue) in _readers:
+            return
+    try:
+        queue.open()
+    except Exception as error:
+        _unopened[id(queue)] = error
+        raise
+    with _lock:
+        _unopened.pop(id(queue), None)
+        if not _readers:
+            # Registered after opening started any embedded broker, so that at exit the
+            # readers stop first (atexit runs last-registered first).
+            atexit.register(close_readers)
+        if id(queue) not in _readers:
+            reader = _readers[id(queue)] = _Reader(queue)
+            reader.start()
+
+
+def close_readers() -> None:
+    """Stop every reader and close its queue (at the end of a run)."""
+    with _lock:
+        readers = list(_readers.values())
+        _readers.clear()
+        atexit.unregister(close_readers)
+    for reader in readers:
+        reader.stopping.set()
+    for reader in readers:
+        reader.join(READ_WAIT + 1)
+        reader.queue.close()
+
+
+class _Reader(threading.Thread):
+    def __init__(self, queue: Queue) -> None:
+        super().__init__(name=f"asyncbdd-reader-{queue.alias}", daemon=True)
+        self.queue = queue
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                messages = self.queue.receive(READ_WAIT)
+                if messages:
+                    _deliver(self.queue, messages)
+                _report(self.queue, None)
+            except Exception as error:
+                _report(self.queue, error)
+                self.stopping.wait(RETRY_AFTER_ERROR)
+
+
+def _deliver(queue: Queue, messages: Sequence[Message]) -> None:
+    with _lock:
+        current = _current[0]
+    keep: list[Message] = []
+    leftovers: list[Message] = []
+    others: list[Message] = []
+    for message in messages:
+        owner = message.correlation_id
+        if current is not None and (
+            not queue.correlation.enabled or owner == current.correlation_id
+        ):
+            keep.append(message)
+        elif not queue.correlation.enabled or owner in _finished:
+            leftovers.append(message)
+        else:
+            others.append(message)
+    queue.delete(keep + leftovers)
+    if others:
+        queue.release(others, max(_hide_for(message) for message in others))
+    if current is None:
+        return
+    with current.changed:
+        current.messages[queue.alias].extend(keep)
+        seen = {skipped.message.message_id for skipped in current.skipped[queue.alias]}
+        for message in leftovers:
+            current.skipped[queue.alias].append(
+                Skipped(message, "left over from an earlier scenario")
+            )
+        for message in others:
+            if message.message_id not in seen:
+                why = (
+                    f"carries no {queue.correlation}"
+                    if message.correlation_id is None
+                    else "belongs to another scenario or run"
+                )
+                current.skipped[queue.alias].append(Skipped(message, why))
+        current.changed.notify_all()
+
+
+def _report(queue: Queue, error: BaseException | None) -> None:
+    with _lock:
+        current = _current[0]
+    if current is None:
+        return
+    with current.changed:
+        if error is None:
+            if current.errors.pop(queue.alias, None) is not None:
+                current.changed.notify_all()
+        else:
+            current.errors[queue.alias] = error
+            current.changed.notify_all()
+
+
+def _hide_for(message: Message) -> int:
+    """0 s the first time we give a message back, then 1, 2, 4 ... up to LONGEST_HIDE."""
+    seen = _released.pop(message.message_id, 0)
+    _released[message.message_id] = seen + 1
+    while len(_released) > 10_000:
+        _released.popitem(last=False)
+    return 0 if seen == 0 else min(2 ** (seen - 1), LONGEST_HIDE)
+
+
+def _inbox_of(scenario: Scenario) -> Inbox:
+    with _lock:
+        box = _boxes.get(id(scenario))
+    return box if box is not None else _begin(scenario)
+
+
+def _on_scenario_start(scenario: Scenario) -> None:
+    # Every scenario's id is remembered, so its late messages are known as leftovers.
+    scenario.on_end(lambda: _finish(scenario))
+    with _lock:
+        reading = bool(_readers)
+    if reading or alias_names():  # otherwise the inbox is made when first asked for
+        _begin(scenario)
+
+
+def _begin(scenario: Scenario) -> Inbox:
+    box = Inbox(scenario.correlation_id)
+    with _lock:
+        _boxes[id(scenario)] = box
+        _current[0] = box
+    for alias in alias_names():
+        try:
+            queue = queue_named(alias)
+            # Only a queue that forgets (Kafka: readers start at the end) must be read
+            # from the start; an SQS queue keeps its messages until a step first waits on
+            # it, so a queue the system under test consumes is never read by asyncbdd.
+            if queue.read_from_scenario_start and id(queue) not in _unopened:
+                start_reader(queue)
+        except Exception:  # the first step that uses the queue opens it again, and reports
+            continue
+    return box
+
+
+def _finish(scenario: Scenario) -> None:
+    with _lock:
+        _finished.add(scenario.correlation_id)
+        box = _boxes.pop(id(scenario), None)
+        if box is not None and _current[0] is box:
+            _current[0] = None
+
+
+_lock = threading.Lock()
+_readers: dict[int, _Reader] = {}
+_current: list[Inbox | None] = [None]
+_boxes: dict[int, Inbox] = {}
+_finished: set[str] = set()
+_released: OrderedDict[str, int] = OrderedDict()
+_unopened: dict[int, BaseException] = {}
+on_scenario_start(_on_scenario_start)

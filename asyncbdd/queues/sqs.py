@@ -1,0 +1,265 @@
+"""SQS queues through boto3: long polling bounded by the caller, never a fixed sleep.
+
+The endpoint comes from settings: ``asyncbdd.sqs.endpoint`` (LocalStack, a shared moto),
+or ``asyncbdd.sqs.region`` alone for AWS itself, or, with neither, the embedded moto
+server, where asyncbdd creates the queues it is asked for. A queue given as a full URL is
+used as it is, on AWS or wherever the URL points.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+from asyncbdd.config import get_settings
+from asyncbdd.infra.sqs_server import check_reachable, shared_embedded_sqs, sqs_client
+from asyncbdd.queues.base import Correlation, Queue, QueueNotFound, QueueUnavailable
+from asyncbdd.queues.message import Message
+
+if TYPE_CHECKING:
+    from types_boto3_sqs.client import SQSClient
+
+__all__ = ["SqsQueue"]
+
+LONGEST_POLL = 20
+"""SQS's longest long poll, in seconds."""
+
+
+class SqsQueue(Queue):
+    """An SQS queue, by name (resolved on the endpoint) or by URL.
+
+    ``client`` overrides the client that settings would build (tests, custom sessions).
+    ``unwrap_sns`` reads the message inside an SNS notification envelope (default: the
+    ``asyncbdd.sqs.unwrap_sns`` setting).
+    """
+
+    kind = "SQS queue"
+
+    def __init__(
+        self,
+        alias: str,
+        name_or_url: str,
+        *,
+        client: SQSClient | None = None,
+        correlation: Correlation | None = None,
+        unwrap_sns: bool | None = None,
+    ) -> None:
+        super().__init__(alias, correlation)
+        self.name = name_or_url.rstrip("/").rsplit("/", 1)[-1]
+        self.url: str | None = name_or_url if "://" in name_or_url else None
+        self.unwrap_sns = get_settings().sqs_unwrap_sns if unwrap_sns is None else unwrap_sns
+        self._client = client
+        self._endpoint: str | None = None
+        self._embedded = False
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        where = self.url or self._endpoint or "(not opened yet)"
+        return f"SQS queue {self.name!r} at {where}"
+
+    @property
+    def client(self) -> SQSClient:
+        """The boto3 client, built from settings on first use."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._build_client()
+            return self._client
+
+    def open(self) -> None:
+        client = self.client
+        if self.url is not None:
+            self._call("read the attributes of", client.get_queue_attributes, QueueUrl=self.url)
+            return
+        try:
+            self.url = client.get_queue_url(QueueName=self.name)["QueueUrl"]
+        except ClientError as error:
+            if not _is_missing_queue(error):
+                raise self._unavailable("find", error) from None
+            if not self._embedded:
+                raise QueueNotFound(
+                    f"The SQS queue {self.name!r} (alias {self.alias!r}) does not exist at "
+                    f"{self._endpoint or 'AWS'}. Create it, or point the alias at the queue "
+                    "that exists (setting asyncbdd.queues)."
+                ) from None
+            fifo = self.name.endswith(".fifo")
+            attributes: dict[Any, str] = {"FifoQueue": "true"} if fifo else {}
+            self.url = client.create_queue(QueueName=self.name, Attributes=attributes)["QueueUrl"]
+        except (BotoCoreError, OSError) as error:
+            raise self._unavailable("find", error) from None
+
+    def receive(self, wait: float) -> list[Message]:
+        reply = self._call(
+            "receive from",
+            self.client.receive_message,
+            QueueUrl=self._require_url(),
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=max(0, min(LONGEST_POLL, int(wait))),
+            MessageAttributeNames=["All"],
+            AttributeNames=["SentTimestamp"],
+        )
+        return [self._message(raw) for raw in reply.get("Messages", [])]
+
+    def delete(self, messages: Sequence[Message]) -> None:
+        for batch in _batches(messages):
+            self._call(
+                "delete from",
+                self.client.delete_message_batch,
+                QueueUrl=self._require_url(),
+                Entries=[{"Id": str(i), "ReceiptHandle": m.receipt} for i, m in batch],
+            )
+
+    def release(self, messages: Sequence[Message], hide_for: int) -> None:
+        for batch in _batches(messages):
+            self._call(
+                "release messages to",
+                self.client.change_message_visibility_batch,
+                QueueUrl=self._require_url(),
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m.receipt, "VisibilityTimeout": hide_for}
+                    for i, m in batch
+                ],
+            )
+
+    def send(self, body: str, *, attributes: Mapping[str, str], key: str | None = None) -> None:
+        request: dict[str, Any] = {
+            "QueueUrl": self._require_url(),
+            "MessageBody": body,
+            "MessageAttributes": {
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in attributes.items()
+            },
+        }
+        if self.name.endswith(".fifo"):
+            request["MessageGroupId"] = key or "asyncbdd"
+            request["MessageDeduplicationId"] = uuid.uuid4().hex
+        self._call("send to", self.client.send_message, **request)
+
+    def _build_client(self) -> SQSClient:
+        settings = get_settings()
+        if self.url is not None or settings.sqs_endpoint or settings.sqs_region:
+            # boto3 sends every request to the client's endpoint, whatever the QueueUrl
+            # says, so a queue URL must bring its own endpoint and region.
+            endpoint = settings.sqs_endpoint if self.url is None else _endpoint_of(self.url)
+            region = _region_of(self.url) or settings.sqs_region
+            if endpoint:
+                check_reachable(endpoint)
+            self._endpoint = endpoint or f"AWS ({region})"
+            return sqs_client(endpoint, region)
+        embedded = shared_embedded_sqs()
+        self._embedded = True
+        self._endpoint = embedded.endpoint_url
+        return embedded.client()
+
+    def _require_url(self) -> str:
+        if self.url is None:
+            self.open()
+        assert self.url is not None
+        return self.url
+
+    def _call(self, action: str, method: Any, **request: Any) -> Any:
+        try:
+            return method(**request)
+        except ClientError as error:
+            if _is_missing_queue(error):
+                raise QueueNotFound(
+                    f"The SQS queue {self.name!r} (alias {self.alias!r}) does not exist at "
+                    f"{self._endpoint or self.url} (or was deleted). Create it, or point the "
+                    "alias at the queue that exists (setting asyncbdd.queues)."
+                ) from None
+            raise self._unavailable(action, error) from None
+        except (BotoCoreError, OSError) as error:
+            raise self._unavailable(action, error) from None
+
+    def _unavailable(self, action: str, error: BaseException) -> QueueUnavailable:
+        where = self._endpoint or self.url or "AWS"
+        if isinstance(error, EndpointConnectionError | OSError):
+            fix = "Start it, or set asyncbdd.sqs.endpoint to an SQS endpoint that runs."
+        else:
+            fix = "Check the credentials and permissions of the AWS configuration."
+        return QueueUnavailable(
+            f"Could not {action} the SQS queue {self.name!r} (alias {self.alias!r}) at "
+            f"{where}: {error}. {fix}"
+        )
+
+    def _message(self, raw: Any) -> Message:
+        body: str = raw.get("Body", "")
+        attributes = {
+            name: value.get("StringValue") or _text(value.get("BinaryValue"))
+            for name, value in raw.get("MessageAttributes", {}).items()
+        }
+        if self.unwrap_sns:
+            body, attributes = _unwrap_sns(body, attributes)
+        return Message(
+            queue=self.alias,
+            body=body,
+            attributes=attributes,
+            message_id=raw.get("MessageId", ""),
+            correlation_id=self.correlation.read(attributes, body),
+            sent_at=_seconds(raw.get("Attributes", {}).get("SentTimestamp")),
+            receipt=raw.get("ReceiptHandle"),
+        )
+
+
+def _unwrap_sns(body: str, attributes: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The message and attributes inside an SNS notification envelope, if ``body`` is one."""
+    if '"Notification"' not in body:
+        return body, attributes
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        return body, attributes
+    if not (
+        isinstance(envelope, dict)
+        and envelope.get("Type") == "Notification"
+        and "TopicArn" in envelope
+        and isinstance(envelope.get("Message"), str)
+    ):
+        return body, attributes
+    inner = {
+        name: str(value.get("Value", ""))
+        for name, value in (envelope.get("MessageAttributes") or {}).items()
+        if isinstance(value, dict)
+    }
+    return envelope["Message"], {**attributes, **inner}
+
+
+def _is_missing_queue(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code", "")
+    return "NonExistentQueue" in code or code == "QueueDoesNotExist"
+
+
+def _batches(messages: Sequence[Message]) -> list[list[tuple[int, Message]]]:
+    numbered = list(enumerate(messages))
+    return [numbered[start : start + 10] for start in range(0, len(numbered), 10)]
+
+
+def _seconds(milliseconds: str | None) -> float | None:
+    return int(milliseconds) / 1000 if milliseconds else None
+
+
+def _text(value: bytes | None) -> str:
+    return value.decode("utf-8", "replace") if value else ""
+
+
+def _endpoint_of(url: str) -> str | None:
+    """The endpoint serving a queue URL: ``None`` (AWS's own, by region) for AWS's URLs."""
+    parts = urlsplit(url)
+    if (parts.hostname or "").endswith((".amazonaws.com", ".amazonaws.com.cn")):
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _region_of(url: str | None) -> str | None:
+    """The region in an AWS queue URL (``https://sqs.eu-west-1.amazonaws.com/...``)."""
+    if url and ".amazonaws.com" in url:
+        host = url.split("://", 1)[-1].split("/", 1)[0]
+        parts = host.split(".")
+        if len(parts) >= 4 and parts[0] == "sqs":
+            return parts[1]
+    return None

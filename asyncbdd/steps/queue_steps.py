@@ -1,0 +1,253 @@
+"""Queue drain: phrases about what SQS queues and Kafka topics receive, and sending.
+
+::
+
+    Then within 10 seconds the billing queue receives 1 message
+    Then the billing, shipping and inventory queues each receive 1 message
+    Then within 5 seconds the "order.created" topic receives at least 2 messages
+    Then the billing queue receives no messages within 2 seconds
+    Then within 10 seconds the billing queue receives a message with:
+      | field    | value   |
+      | order_id | "ord-1" |
+    Then the billing queue receives a message containing:
+      '''{"order_id": "ord-1"}'''
+    And the message's JSON body contains:  /  And the message's JSON body is:
+    And the message has:                    (| field | value | or | attribute | value |)
+    And the message key is "ord-1"
+    And the message attribute "event_type" is "billing.requested"
+    When "order.created" is published with:            (a JSON doc string)
+    When "order.created" is published with key "ord-1":
+    When a message is sent to the billing queue with:
+
+A queue is named by its alias, bare (``billing``) or quoted (``"order.created"``), and
+called a queue or a topic as reads best. Doc strings and table cells may use
+placeholders such as ``{correlation_id}`` and ``{order_id}``; the scenario's correlation
+id is added to what is sent.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import parse
+from behave import register_type, then, when
+
+from asyncbdd.errors import InvalidInput
+from asyncbdd.matching import parse_json_document, parse_value
+from asyncbdd.queues import (
+    MessageMatcher,
+    check_last_message,
+    expect_message,
+    expect_messages,
+    expect_no_messages,
+    send_message,
+)
+from asyncbdd.scenario import current_scenario
+from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration} and co.)
+from asyncbdd.steps.step_text import step_text
+
+_ALIAS = r'(?:"[^"]+"|[\w.-]+)'
+
+
+@parse.with_pattern(_ALIAS)
+def parse_queue_name(text: str) -> str:
+    """A queue alias, bare or in quotes."""
+    return text.strip('"')
+
+
+@parse.with_pattern(rf"{_ALIAS}(?:(?:,\s*|\s+and\s+){_ALIAS})+")
+def parse_queue_names(text: str) -> list[str]:
+    """Several queue aliases: ``billing, shipping and inventory``."""
+    return [name.strip('"') for name in re.findall(_ALIAS, text) if name != "and"]
+
+
+@parse.with_pattern(r"queue|topic")
+def parse_queue_word(text: str) -> str:
+    """What the feature calls the alias: a queue or a topic."""
+    return text
+
+
+@parse.with_pattern(r"queues|topics")
+def parse_queues_word(text: str) -> str:
+    """What the feature calls several aliases."""
+    return text
+
+
+@parse.with_pattern(r"attribute|header")
+def parse_attribute_word(text: str) -> str:
+    """SQS says attribute, Kafka says header; both mean the same here."""
+    return text
+
+
+register_type(
+    QueueName=parse_queue_name,
+    QueueNames=parse_queue_names,
+    QueueWord=parse_queue_word,
+    QueuesWord=parse_queues_word,
+    AttributeWord=parse_attribute_word,
+)
+
+
+# Counts ------------------------------------------------------------------------------
+
+
+@then("within {timeout:Duration} the {queue:QueueName} {kind:QueueWord} receives {count:Count}")
+def step_within_receives(context: Any, timeout: float, queue: str, kind: str, count: int) -> None:
+    """Exactly ``count`` messages arrive within ``timeout`` (none more in the grace window)."""
+    expect_messages(queue, count, timeout=timeout, description=step_text(context))
+
+
+@then("the {queue:QueueName} {kind:QueueWord} receives {count:Count}")
+def step_receives(context: Any, queue: str, kind: str, count: int) -> None:
+    """Exactly ``count`` messages arrive within the default timeout."""
+    expect_messages(queue, count, description=step_text(context))
+
+
+@then(
+    "within {timeout:Duration} the {queues:QueueNames} {kind:QueuesWord} each receive {count:Count}"
+)
+def step_within_each_receive(
+    context: Any, timeout: float, queues: list[str], kind: str, count: int
+) -> None:
+    """Each queue receives exactly ``count`` messages; they are drained in parallel."""
+    expect_messages(queues, count, timeout=timeout, description=step_text(context))
+
+
+@then("the {queues:QueueNames} {kind:QueuesWord} each receive {count:Count}")
+def step_each_receive(context: Any, queues: list[str], kind: str, count: int) -> None:
+    """Each queue receives exactly ``count`` messages within the default timeout."""
+    expect_messages(queues, count, description=step_text(context))
+
+
+@then(
+    "within {timeout:Duration} the {queue:QueueName} {kind:QueueWord} receives at least"
+    " {count:Count}"
+)
+def step_within_receives_at_least(
+    context: Any, timeout: float, queue: str, kind: str, count: int
+) -> None:
+    """At least ``count`` messages arrive within ``timeout``; more are fine."""
+    expect_messages(queue, count, exactly=False, timeout=timeout, description=step_text(context))
+
+
+@then("the {queue:QueueName} {kind:QueueWord} receives no messages within {window:Duration}")
+def step_receives_none(context: Any, queue: str, kind: str, window: float) -> None:
+    """No message arrives during ``window``; fails at the first one."""
+    expect_no_messages(queue, within=window, description=step_text(context))
+
+
+# Content -----------------------------------------------------------------------------
+
+
+@then("within {timeout:Duration} the {queue:QueueName} {kind:QueueWord} receives a message with:")
+def step_within_receives_with(context: Any, timeout: float, queue: str, kind: str) -> None:
+    """A message whose fields (or attributes) match the table arrives within ``timeout``."""
+    expect_message(queue, _table(context), timeout=timeout, description=step_text(context))
+
+
+@then("the {queue:QueueName} {kind:QueueWord} receives a message with:")
+def step_receives_with(context: Any, queue: str, kind: str) -> None:
+    """A message whose fields (or attributes) match the table arrives."""
+    expect_message(queue, _table(context), description=step_text(context))
+
+
+@then(
+    "within {timeout:Duration} the {queue:QueueName} {kind:QueueWord} receives a message"
+    " containing:"
+)
+def step_within_receives_containing(context: Any, timeout: float, queue: str, kind: str) -> None:
+    """A message whose JSON body contains the doc string's document arrives within ``timeout``."""
+    matcher = MessageMatcher(body=_document(context))
+    expect_message(queue, matcher, timeout=timeout, description=step_text(context))
+
+
+@then("the {queue:QueueName} {kind:QueueWord} receives a message containing:")
+def step_receives_containing(context: Any, queue: str, kind: str) -> None:
+    """A message whose JSON body contains the doc string's document arrives."""
+    expect_message(queue, MessageMatcher(body=_document(context)), description=step_text(context))
+
+
+@then("the message's JSON body contains:")
+def step_message_body_contains(context: Any) -> None:
+    """The last matched message's body contains the document (extra fields allowed)."""
+    check_last_message(MessageMatcher(body=_document(context)), description=step_text(context))
+
+
+@then("the message's JSON body is:")
+def step_message_body_is(context: Any) -> None:
+    """The last matched message's body is exactly the document."""
+    matcher = MessageMatcher(body=_document(context), exact_body=True)
+    check_last_message(matcher, description=step_text(context))
+
+
+@then("the message has:")
+def step_message_has(context: Any) -> None:
+    """The last matched message's fields (or attributes) match the table."""
+    check_last_message(_table(context), description=step_text(context))
+
+
+@then("the message key is {key:Value}")
+def step_message_key(context: Any, key: object) -> None:
+    """The last matched message has this Kafka key."""
+    check_last_message(MessageMatcher(key=_text_of(key)), description=step_text(context))
+
+
+@then('the message {kind:AttributeWord} "{name}" is {value:Value}')
+def step_message_attribute(context: Any, kind: str, name: str, value: object) -> None:
+    """The last matched message has this attribute (SQS) or header (Kafka)."""
+    matcher = MessageMatcher(attributes=((name, _text_of(value)),))
+    check_last_message(matcher, description=step_text(context))
+
+
+# Sending -----------------------------------------------------------------------------
+
+
+@when('"{queue}" is published with:')
+def step_publish(context: Any, queue: str) -> None:
+    """Publish the doc string (JSON, placeholders expanded) to the topic or queue."""
+    send_message(queue, _document(context))
+
+
+@when('"{queue}" is published with key {key:Value}:')
+def step_publish_with_key(context: Any, queue: str, key: object) -> None:
+    """Publish the doc string with a Kafka key (placeholders expanded in both)."""
+    state = current_scenario()
+    send_message(queue, _document(context), key=state.expand(str(key)))
+
+
+@when("a message is sent to the {queue:QueueName} {kind:QueueWord} with:")
+def step_send(context: Any, queue: str, kind: str) -> None:
+    """Send the doc string (JSON, placeholders expanded) to the queue."""
+    send_message(queue, _document(context))
+
+
+# --------------------------------------------------------------------------------------
+
+
+def _document(context: Any) -> Any:
+    text = getattr(context, "text", None)
+    if text is None:
+        raise InvalidInput(
+            f"The step {step_text(context) or ''!r} needs a JSON doc string below it "
+            '(between lines of """).'
+        )
+    what = f"the doc string of step {step_text(context) or ''!r}"
+    return parse_json_document(current_scenario().expand(text), what)
+
+
+def _table(context: Any) -> MessageMatcher:
+    table = getattr(context, "table", None)
+    if table is None:
+        raise InvalidInput(
+            f"The step {step_text(context) or ''!r} needs a table below it: "
+            "| field | value | rows for the JSON body, or | attribute | value | rows."
+        )
+    state = current_scenario()
+    rows = [[state.expand(cell) for cell in row.cells] for row in table.rows]
+    return MessageMatcher.from_table(table.headings, rows)
+
+
+def _text_of(value: object) -> str:
+    """A parsed step value written back as a feature would write it, for the matcher."""
+    return f'"{value}"' if isinstance(value, str) else str(parse_value(str(value)))

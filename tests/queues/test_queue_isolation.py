@@ -1,0 +1,192 @@
+"""Isolation between scenarios and runs that share queues: correlation ids decide."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pytest
+
+import asyncbdd
+from asyncbdd.config import Settings
+from asyncbdd.errors import WaitTimeout
+from asyncbdd.queues import (
+    Skipped,
+    SqsQueue,
+    close_readers,
+    expect_messages,
+    expect_no_messages,
+    inbox,
+    queue_named,
+    send_message,
+    start_reader,
+)
+from asyncbdd.wait import wait_until
+
+if TYPE_CHECKING:
+    from types_boto3_sqs.client import SQSClient
+
+Configure = Callable[..., Settings]
+WaitForSkipped = Callable[..., list[Skipped]]
+
+
+def messages_held(client: SQSClient, url: str) -> int:
+    """Messages in an SQS queue, visible or in flight (received, not yet deleted)."""
+    attributes = client.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(count) for count in attributes.values())
+
+
+def test_leftover_of_an_earlier_scenario_is_listed_not_counted(
+    configure: Configure, uid: str, wait_for_skipped: WaitForSkipped
+) -> None:
+    """A message of scenario A that nobody read during A is skipped in B as A's leftover."""
+    alias = f"billing-{uid}"
+    name = f"billing-{uid}"
+    # A reads another queue only, so that no reader takes A's message while A runs.
+    configure({f"other-{uid}": f"sqs:other-{uid}"})
+    with asyncbdd.scenario("A") as first:
+        direct = SqsQueue("direct", name)
+        direct.open()
+        direct.send('{"order_id": "from-A"}', attributes={"correlation_id": first.correlation_id})
+    configure({alias: f"sqs:{name}"})
+    with asyncbdd.scenario("B"):
+        start_reader(queue_named(alias))  # SQS queues are read from the first wait on them
+        [skipped] = wait_for_skipped(alias)
+        with pytest.raises(WaitTimeout) as raised:
+            expect_messages(alias, 1, timeout=0.3)
+    assert skipped.why == "left over from an earlier scenario"
+    assert skipped.message.correlation_id == first.correlation_id
+    message = str(raised.value)
+    assert "received:  no message of this scenario" in message
+    assert "skipped 1 message not of this scenario" in message
+    assert "left over from an earlier scenario: correlation_id=" in message
+    assert '{"order_id": "from-A"}' in message
+
+
+def test_a_message_read_during_an_earlier_scenario_does_not_satisfy_the_next(
+    configure: Configure, uid: str
+) -> None:
+    """A second message sent after A's step passed stays A's: B does not receive it."""
+    alias = f"orders-{uid}"
+    configure({alias: f"kafka:orders.{uid}"})
+    with asyncbdd.scenario("A") as first:
+        send_message(alias, {"order_id": "first"})
+        expect_messages(alias, 1, exactly=False)
+        send_message(alias, {"order_id": "second"})
+        box = inbox()
+        assert box.wait(lambda: len(box.messages[alias]) == 2, 5)
+    with asyncbdd.scenario("B") as second:
+        with pytest.raises(WaitTimeout) as raised:
+            expect_messages(alias, 1, timeout=0.3)
+        assert inbox().messages[alias] == []
+    assert first.correlation_id != second.correlation_id
+    assert "received:  no message of this scenario" in str(raised.value)
+
+
+def test_message_of_another_run_is_skipped_listed_and_released(
+    configure: Configure, uid: str, raw_sqs: SQSClient, wait_for_skipped: WaitForSkipped
+) -> None:
+    """A message with someone else's correlation id is listed, not deleted: its owner gets it."""
+    alias = f"billing-{uid}"
+    configure({alias: f"sqs:billing-{uid}"})
+    queue = queue_named(alias)
+    with asyncbdd.scenario("ours"):
+        queue.send('{"order_id": "theirs"}', attributes={"correlation_id": "someone-else"})
+        start_reader(queue)
+        [skipped] = wait_for_skipped(alias)
+        with pytest.raises(WaitTimeout) as raised:
+            expect_messages(alias, 1, timeout=0.3)
+    assert skipped.why == "belongs to another scenario or run"
+    message = str(raised.value)
+    assert "received:  no message of this scenario" in message
+    assert (
+        "skipped 1 message not of this scenario (its attribute/header 'correlation_id'" in message
+    )
+    assert (
+        'belongs to another scenario or run: correlation_id=someone-else {"order_id": "theirs"}'
+        in message
+    )
+    url = raw_sqs.get_queue_url(QueueName=f"billing-{uid}")["QueueUrl"]
+    assert messages_held(raw_sqs, url) == 1
+    close_readers()  # the owner's own reader, a plain receive, must get it now
+    received = raw_sqs.receive_message(
+        QueueUrl=url, WaitTimeSeconds=15, MessageAttributeNames=["All"]
+    ).get("Messages", [])
+    assert [m["Body"] for m in received] == ['{"order_id": "theirs"}']
+    assert received[0]["MessageAttributes"]["correlation_id"]["StringValue"] == "someone-else"
+
+
+def test_a_message_without_a_correlation_id_is_listed_as_such(
+    configure: Configure, uid: str, wait_for_skipped: WaitForSkipped
+) -> None:
+    """A message that carries no correlation id is skipped, saying where one was looked for."""
+    alias = f"orders-{uid}"
+    configure({alias: f"kafka:orders.{uid}"})
+    with asyncbdd.scenario("anonymous"):
+        queue_named(alias).send('{"order_id": "anonymous"}', attributes={})
+        [skipped] = wait_for_skipped(alias)
+    assert skipped.why == "carries no attribute/header 'correlation_id'"
+
+
+def test_field_correlation_attributes_by_a_body_field(
+    configure: Configure, uid: str, wait_for_skipped: WaitForSkipped
+) -> None:
+    """With correlation field:meta.correlation_id the body field decides whose a message is."""
+    alias = f"orders-{uid}"
+    configure({alias: f"kafka:orders.{uid}"}, queues_correlation="field:meta.correlation_id")
+    with asyncbdd.scenario("field") as scenario:
+        queue = queue_named(alias)
+        queue.send(
+            json.dumps({"order_id": "theirs", "meta": {"correlation_id": "someone-else"}}),
+            attributes={"correlation_id": scenario.correlation_id},  # not where it is read
+        )
+        queue.send('{"order_id": "anonymous"}', attributes={})
+        send_message(alias, {"order_id": "ours"})
+        [message] = expect_messages(alias, 1)[alias]
+        skipped = wait_for_skipped(alias, 2)
+    assert message.json == {"order_id": "ours", "meta": {"correlation_id": scenario.correlation_id}}
+    assert message.correlation_id == scenario.correlation_id
+    assert sorted((item.message.json["order_id"], item.why) for item in skipped) == [
+        ("anonymous", "carries no body field 'meta.correlation_id'"),
+        ("theirs", "belongs to another scenario or run"),
+    ]
+
+
+def test_correlation_off_counts_every_message_during_the_scenario(
+    configure: Configure, uid: str
+) -> None:
+    """With correlation off, whatever arrives while a scenario runs is the scenario's."""
+    alias = f"billing-{uid}"
+    configure({alias: f"sqs:billing-{uid}"}, queues_correlation="off")
+    with asyncbdd.scenario("off"):
+        queue_named(alias).send('{"n": 1}', attributes={"correlation_id": "someone-else"})
+        send_message(alias, {"n": 2})
+        received = expect_messages(alias, 2)[alias]
+    assert sorted(message.json["n"] for message in received) == [1, 2]
+    assert [message.correlation_id for message in received] == [None, None]
+    assert next(m for m in received if m.json["n"] == 2).attributes == {}
+
+
+def test_correlation_off_drops_what_arrives_between_scenarios(
+    configure: Configure, uid: str, raw_sqs: SQSClient
+) -> None:
+    """With correlation off, a message read between two scenarios counts for neither."""
+    alias = f"billing-{uid}"
+    configure({alias: f"sqs:billing-{uid}"}, queues_correlation="off")
+    with asyncbdd.scenario("A"):
+        expect_no_messages(alias, within=0.1)
+    url = raw_sqs.get_queue_url(QueueName=f"billing-{uid}")["QueueUrl"]
+    raw_sqs.send_message(QueueUrl=url, MessageBody='{"order_id": "between"}')
+    wait_until(
+        lambda: messages_held(raw_sqs, url),
+        lambda held: held == 0,
+        timeout=5,
+        description="the reader to take the message sent between scenarios",
+    )
+    with asyncbdd.scenario("B"):
+        expect_no_messages(alias, within=0.3)
+        assert inbox().skipped[alias] == []
