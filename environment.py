@@ -3,7 +3,10 @@
 This is what a team writes for its own service: one call installs asyncbdd's hooks, and
 a few lines say what "the order status" and "the inventory of product X" mean.
 
-The demo service starts once per run, in-process, and is reached only over HTTP and SQL.
+The demo service starts once per run, in-process, and is reached only through real
+transports: HTTP, SQL, Kafka (it reads "order.created") and SQS (it sends to billing,
+shipping and inventory). The queue aliases are in setup.cfg; the brokers are the embedded
+ones unless settings name others, and the service is given whichever asyncbdd uses.
 ``-D demo.faults=wrong-quantity`` (or ``ASYNCBDD_DEMO_FAULTS``) makes it misbehave, to
 prove the features fail when they should.
 """
@@ -16,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from asyncbdd import get_settings, ignore_columns, set_settings, snapshot_source, sql_probe
-from asyncbdd.demo import OrderService, parse_faults
+from asyncbdd.demo import KafkaInput, OrderService, SqsOutput, parse_faults
 from asyncbdd.hooks import install_hooks
+from asyncbdd.queues import KafkaTopic, SqsQueue, queue_named
 
 
 def before_all(context: Any) -> None:
@@ -28,8 +32,21 @@ def before_all(context: Any) -> None:
         settings = settings.replace(database_url=f"sqlite:///{database}")
         set_settings(settings)
     faults = context.config.userdata.get("demo.faults", os.environ.get("ASYNCBDD_DEMO_FAULTS", ""))
+    queues = {name: _sqs_queue(name) for name in ("billing", "shipping", "inventory")}
+    for queue in queues.values():
+        queue.open()
+    orders = queue_named("order.created")
+    assert isinstance(orders, KafkaTopic), "the demo reads orders from a Kafka topic"
     context.order_service = OrderService(
-        settings.database_url, faults=parse_faults(faults), jitter=(0.05, 0.2)
+        settings.database_url,
+        faults=parse_faults(faults),
+        jitter=(0.05, 0.2),
+        kafka=KafkaInput(orders.bootstrap_servers, orders.topic, orders.options),
+        sqs=SqsOutput(
+            queue_urls={name: queue.url or "" for name, queue in queues.items()},
+            client=queues["billing"].client,
+        ),
+        late_message_delay=float(context.config.userdata.get("demo.late_message_delay", 8)),
     )
     context.order_service.start()
 
@@ -43,6 +60,12 @@ def before_all(context: Any) -> None:
         'the inventory of product "{product_id}"', table="inventory", ignore=["updated_at"]
     )
     ignore_columns("inventory", "updated_at")
+
+
+def _sqs_queue(alias: str) -> SqsQueue:
+    queue = queue_named(alias)
+    assert isinstance(queue, SqsQueue), f"the demo sends to SQS; {alias!r} is {queue!r}"
+    return queue
 
 
 def after_all(context: Any) -> None:

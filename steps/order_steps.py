@@ -22,17 +22,18 @@ def step_product_has_stock(context: Any, product_id: str, quantity: int) -> None
 
 @when('a customer orders {quantity:d} of product "{product_id}"')
 def step_customer_orders(context: Any, quantity: int, product_id: str) -> None:
+    _place_order(context, {"product_id": product_id, "quantity": quantity})
+
+
+@when('a customer orders {quantity:d} of product "{product_id}" for {amount:g}')
+def step_customer_orders_for(context: Any, quantity: int, product_id: str, amount: float) -> None:
+    _place_order(context, {"product_id": product_id, "quantity": quantity, "amount": amount})
+
+
+def _place_order(context: Any, order: dict[str, Any]) -> None:
     scenario = current_scenario()
-    accepted = _call(
-        context,
-        "POST",
-        "/api/orders",
-        {
-            "product_id": product_id,
-            "quantity": quantity,
-            "correlation_id": scenario.correlation_id,
-        },
-    )
+    body = {**order, "correlation_id": scenario.correlation_id}
+    accepted = _call(context, "POST", "/api/orders", body)
     scenario.values["order_id"] = accepted["order_id"]
 
 

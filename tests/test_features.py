@@ -30,6 +30,13 @@ NEVER_INSTANT = "Shipping is never instant"
 STOCK_100_TO_97 = "Ordering 3 of a product takes its stock from 100 to 97"
 ONE_ROW_CHANGES = "An order changes one row of the inventory table and no other"
 OTHER_PRODUCT = "An order for one product leaves another product's stock alone"
+EACH_QUEUE = "Each downstream queue receives exactly one message for a paid order"
+BILLING_MESSAGE = "The billing message names the order and its amount"
+INVENTORY_MESSAGE = "The inventory message says how much stock the order took"
+UNPAID_BILLS_NOBODY = "An order that cannot be paid bills nobody"
+KAFKA_BILLED = "An order published on Kafka ships and is billed"
+KAFKA_STOCK = "An order published on Kafka takes its quantity from stock"
+ON_THE_TOPIC = "The published order is on the topic once, under its key"
 ALL_SCENARIOS = {
     PENDING,
     SHIPS,
@@ -38,6 +45,13 @@ ALL_SCENARIOS = {
     STOCK_100_TO_97,
     ONE_ROW_CHANGES,
     OTHER_PRODUCT,
+    EACH_QUEUE,
+    BILLING_MESSAGE,
+    INVENTORY_MESSAGE,
+    UNPAID_BILLS_NOBODY,
+    KAFKA_BILLED,
+    KAFKA_STOCK,
+    ON_THE_TOPIC,
 }
 
 
@@ -93,11 +107,13 @@ def healthy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
     return run_behave(tmp_path_factory.mktemp("healthy"), defines={}, environment={})
 
 
-def run_with_fault(tmp_path: Path, fault: str) -> dict[str, Outcome]:
+def run_with_fault(
+    tmp_path: Path, fault: str, defines: dict[str, str] | None = None
+) -> dict[str, Outcome]:
     # Failing waits run out their deadlines: a fifth of them keeps the suite quick.
     return run_behave(
         tmp_path,
-        defines={"demo.faults": fault},
+        defines={"demo.faults": fault, **(defines or {})},
         environment={"ASYNCBDD_TIMEOUT_SCALE": "0.2"},
     )
 
@@ -105,15 +121,15 @@ def run_with_fault(tmp_path: Path, fault: str) -> dict[str, Outcome]:
 def test_every_demo_scenario_passes_against_the_healthy_service(
     healthy: dict[str, Outcome],
 ) -> None:
-    """The demo features pass, all seven scenarios, when the service behaves."""
+    """The demo features pass, every scenario, when the service behaves."""
     assert set(healthy) == ALL_SCENARIOS
     assert failed(healthy) == set(), {name: healthy[name].report for name in failed(healthy)}
 
 
 def test_an_order_never_processed_fails_every_scenario(tmp_path: Path) -> None:
-    """never-process: no order row appears, so every scenario fails and shows it saw none."""
+    """never-process: no order row appears, so every scenario about the order fails."""
     outcomes = run_with_fault(tmp_path, "never-process")
-    assert failed(outcomes) == ALL_SCENARIOS
+    assert failed(outcomes) == ALL_SCENARIOS - {ON_THE_TOPIC}  # it checks only the topic
     assert "last value:  None" in outcomes[PENDING].report
     assert "values seen:" in outcomes[PENDING].report
     assert "No row changed" in outcomes[STOCK_100_TO_97].report
@@ -122,7 +138,8 @@ def test_an_order_never_processed_fails_every_scenario(tmp_path: Path) -> None:
 def test_a_wrong_quantity_fails_exactly_the_stock_scenarios(tmp_path: Path) -> None:
     """wrong-quantity: the stock scenarios fail with the unexpected diff; the rest pass."""
     outcomes = run_with_fault(tmp_path, "wrong-quantity")
-    assert failed(outcomes) == {STOCK_100_TO_97, ONE_ROW_CHANGES}
+    assert failed(outcomes) == {STOCK_100_TO_97, ONE_ROW_CHANGES, INVENTORY_MESSAGE, KAFKA_STOCK}
+    assert "quantity_change: expected -3, got -4" in outcomes[INVENTORY_MESSAGE].report
     assert "missing: quantity 100 -> 97 (actual: 100 -> 96)" in outcomes[STOCK_100_TO_97].report
     assert "changed  product_id='prod-789'  quantity: 100 -> 96" in (
         outcomes[ONE_ROW_CHANGES].report
@@ -132,10 +149,43 @@ def test_a_wrong_quantity_fails_exactly_the_stock_scenarios(tmp_path: Path) -> N
 def test_a_failed_payment_fails_every_scenario_past_pending(tmp_path: Path) -> None:
     """fail-payment: only "pending" passes; "but never failed" stops at once, naming it."""
     outcomes = run_with_fault(tmp_path, "fail-payment")
-    assert failed(outcomes) == ALL_SCENARIOS - {PENDING}
+    assert failed(outcomes) == ALL_SCENARIOS - {PENDING, UNPAID_BILLS_NOBODY, ON_THE_TOPIC}
+    assert "the billing queue received 0 of 1" in outcomes[EACH_QUEUE].report
     assert "it reached a state it must never reach: 'failed'" in outcomes[SHIPS].report
     assert "'failed'" in outcomes[NEVER_INSTANT].report
     assert "No row changed" in outcomes[STOCK_100_TO_97].report
+
+
+def test_a_dropped_billing_message_fails_every_scenario_that_expects_it(tmp_path: Path) -> None:
+    """drop-billing-message: the scenarios reading billing fail, showing nothing arrived."""
+    outcomes = run_with_fault(tmp_path, "drop-billing-message")
+    assert failed(outcomes) == {EACH_QUEUE, BILLING_MESSAGE, KAFKA_BILLED}
+    report = outcomes[EACH_QUEUE].report
+    assert "Failed because the deadline passed: the billing queue received 0 of 1." in report
+    assert "received:  no message of this scenario" in report
+
+
+def test_a_duplicated_billing_message_fails_exactly_one(tmp_path: Path) -> None:
+    """duplicate-billing-message: "receives 1 message" fails; "a message with" still holds."""
+    outcomes = run_with_fault(tmp_path, "duplicate-billing-message")
+    assert failed(outcomes) == {EACH_QUEUE}
+    assert "the billing queue received 2, more than the 1 expected" in (outcomes[EACH_QUEUE].report)
+
+
+def test_a_billing_message_sent_after_the_deadline_fails(tmp_path: Path) -> None:
+    """late-billing-message: sent after the (scaled, 2 s) deadline, it counts for nobody."""
+    outcomes = run_with_fault(
+        tmp_path, "late-billing-message", defines={"demo.late_message_delay": "3"}
+    )
+    assert failed(outcomes) == {EACH_QUEUE, BILLING_MESSAGE, KAFKA_BILLED}
+    assert "the billing queue received 0 of 1" in outcomes[EACH_QUEUE].report
+
+
+def test_a_wrong_billing_field_is_shown_with_expected_and_actual(tmp_path: Path) -> None:
+    """wrong-billing-field: the amount in cents fails the content scenarios, naming it."""
+    outcomes = run_with_fault(tmp_path, "wrong-billing-field")
+    assert failed(outcomes) == {BILLING_MESSAGE, KAFKA_BILLED}
+    assert "amount: expected 99.99, got 9999" in outcomes[BILLING_MESSAGE].report
 
 
 MUST_FAIL_DIAGNOSTICS = {
@@ -194,6 +244,45 @@ MUST_FAIL_DIAGNOSTICS = {
     ],
     "A snapshot never taken is named": [
         'No snapshot of the inventory of product "prod-789" was taken in this scenario.',
+    ],
+    "A queue that receives one message fails a count of two": [
+        "Waited for: And within 1 second the billing queue receives 2 messages",
+        "Failed because the deadline passed: the billing queue received 1 of 2.",
+        "expected:  exactly 2",
+        "received:  1 message of this scenario:",
+    ],
+    "A second message within the grace window fails exactly one": [
+        "the billing queue received 2, more than the 1 expected (the extra one arrived",
+        "within the 500 ms grace window)",
+    ],
+    "A message that arrives fails the negative form": [
+        "Failed because a message reached the shipping queue",
+        "into the 5 s window.",
+    ],
+    "A message with a different field is shown beside the expectation": [
+        "expected:  at least 1 with amount = 10.5",
+        "amount: expected 10.5, got 99.99",
+    ],
+    "A message body that does not contain the document is explained": [
+        "quantity_change: expected -30, got -3",
+    ],
+    "A wrong message attribute is named": [
+        "attribute/header 'event_type': expected 'invoice.requested', got 'billing.requested'",
+    ],
+    "Nothing published on a topic times out naming the topic": [
+        'the "order.created" topic received 0 of 1.',
+        "Kafka topic 'order.created' at 127.0.0.1:",
+    ],
+    "An unknown queue is named, with a suggestion": [
+        "No queue named 'biling' is registered.",
+        "Did you mean 'billing'?",
+    ],
+    "A malformed JSON doc string is named with its line and column": [
+        "Invalid JSON in the doc string of step",
+        "line 1, column 23",
+    ],
+    "The message before any message is named": [
+        "No message has been received in this scenario yet",
     ],
 }
 

@@ -73,3 +73,61 @@ Feature: Every asyncbdd step fails, and says why, when the system does not behav
 
   Scenario: A snapshot never taken is named
     Then within 1 second the inventory of product "prod-789" changes
+
+  Scenario: A queue that receives one message fails a count of two
+    When a customer orders 1 of product "prod-789"
+    Then within 10 seconds the order status is "shipped"
+    And within 1 second the billing queue receives 2 messages
+
+  Scenario: A second message within the grace window fails exactly one
+    When a message is sent to the billing queue with:
+      """
+      {"order_id": "ord-twice"}
+      """
+    And a message is sent to the billing queue with:
+      """
+      {"order_id": "ord-twice"}
+      """
+    Then within 3 seconds the billing queue receives 1 message
+
+  Scenario: A message that arrives fails the negative form
+    When a customer orders 1 of product "prod-789"
+    Then the shipping queue receives no messages within 5 seconds
+
+  Scenario: A message with a different field is shown beside the expectation
+    When a customer orders 3 of product "prod-789" for 99.99
+    Then within 10 seconds the order status is "shipped"
+    And within 1 second the billing queue receives a message with:
+      | field  | value |
+      | amount | 10.5  |
+
+  Scenario: A message body that does not contain the document is explained
+    When a customer orders 3 of product "prod-789"
+    Then within 10 seconds the inventory queue receives 1 message
+    And the message's JSON body contains:
+      """
+      {"quantity_change": -30}
+      """
+
+  Scenario: A wrong message attribute is named
+    When a customer orders 1 of product "prod-789"
+    Then within 10 seconds the billing queue receives 1 message
+    And the message attribute "event_type" is "invoice.requested"
+
+  Scenario: Nothing published on a topic times out naming the topic
+    Then within 1 second the "order.created" topic receives 1 message
+
+  Scenario: An unknown queue is named, with a suggestion
+    Then within 1 second the biling queue receives 1 message
+
+  Scenario: A malformed JSON doc string is named with its line and column
+    When "order.created" is published with:
+      """
+      {"order_id": "ord-x", 'quantity': 1}
+      """
+
+  Scenario: The message before any message is named
+    Then the message's JSON body contains:
+      """
+      {"order_id": "ord-1"}
+      """
