@@ -14,14 +14,20 @@ import re
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from asyncbdd.infra.kafka_broker import EmbeddedKafka
+from asyncbdd.infra.sqs_server import EMBEDDED_REGION, EmbeddedSqs
+
 ROOT = Path(__file__).resolve().parents[1]
 MUST_FAIL = "tests/acceptance/must_fail.feature"
+SHARED_BROKERS = "tests/acceptance/shared_brokers.feature"
 
 PENDING = "A placed order is pending within seconds"
 SHIPS = "A placed order ships and never fails on the way"
@@ -90,11 +96,13 @@ def run_behave(
     }
     assert statuses, f"behave ran no scenario:\n{completed.stdout}\n{completed.stderr}"
     reports = _split_by_scenario(completed.stdout)
-    return {name: Outcome(status, reports.get(name, "")) for name, status in statuses.items()}
+    return {
+        name: Outcome(status, reports.get(name.strip(), "")) for name, status in statuses.items()
+    }
 
 
 def _split_by_scenario(output: str) -> dict[str, str]:
-    parts = re.split(r"^\s*Scenario: (.+)$", output, flags=re.MULTILINE)
+    parts = re.split(r"^\s*Scenario(?: Outline)?: (.+)$", output, flags=re.MULTILINE)
     return {name.strip(): text for name, text in zip(parts[1::2], parts[2::2], strict=True)}
 
 
@@ -321,3 +329,61 @@ def test_the_features_pass_unchanged_against_postgresql(
         with engine.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         engine.dispose()
+
+
+@dataclass(frozen=True)
+class Brokers:
+    """An SQS server and a Kafka broker started apart from behave, and how to reach them."""
+
+    defines: dict[str, str]
+    environment: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def separate_brokers() -> Iterator[Brokers]:
+    """Brokers that behave runs reach only through endpoints in their configuration."""
+    with EmbeddedSqs() as sqs, EmbeddedKafka() as kafka:
+        client = sqs.client()
+        for name in ("billing", "shipping", "inventory"):  # nothing creates them for us
+            client.create_queue(QueueName=name)
+        yield Brokers(
+            defines={
+                "asyncbdd.sqs.endpoint": sqs.endpoint_url,
+                "asyncbdd.sqs.region": EMBEDDED_REGION,
+                "asyncbdd.kafka.bootstrap_servers": kafka.bootstrap_servers,
+            },
+            environment={"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
+        )
+
+
+def test_the_features_pass_unchanged_against_separately_started_brokers(
+    tmp_path: Path, separate_brokers: Brokers
+) -> None:
+    """Given only endpoints in configuration, the same features pass on other brokers."""
+    outcomes = run_behave(
+        tmp_path, defines=separate_brokers.defines, environment=separate_brokers.environment
+    )
+    assert set(outcomes) == ALL_SCENARIOS
+    assert failed(outcomes) == set(), {name: outcomes[name].report for name in failed(outcomes)}
+
+
+def test_two_runs_sharing_the_brokers_see_only_their_own_messages(
+    tmp_path: Path, separate_brokers: Brokers
+) -> None:
+    """Two behave processes at once, same queue and topic: each scenario gets its own."""
+
+    def run(name: str) -> dict[str, Outcome]:
+        directory = tmp_path / name
+        directory.mkdir()
+        return run_behave(
+            directory,
+            SHARED_BROKERS,
+            defines=separate_brokers.defines,
+            environment=separate_brokers.environment,
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(run, ["first", "second"])
+    for outcomes in (first, second):
+        assert len(outcomes) == 8
+        assert failed(outcomes) == set(), {n: outcomes[n].report for n in failed(outcomes)}

@@ -9,8 +9,9 @@ system under test consumes is never read). It sorts each message by correlation 
 * the running scenario's messages go to its :class:`Inbox` and are deleted from SQS;
 * leftovers of this process's earlier scenarios are deleted and listed as skipped;
 * messages of anyone else (a parallel run sharing the queue) are listed as skipped and
-  released back to the queue for their owner, hidden from us a little longer each time
-  we see them again, so that a message nobody takes does not keep a reader spinning.
+  released back to the queue for their owner; the reader then pauses a moment so that
+  the owner's reader gets them, and hides a message it keeps seeing a little longer each
+  time, so that one nobody takes does not keep a reader spinning.
 
 With correlation ``off`` every message read while a scenario runs is its own, and
 whatever arrives between scenarios is deleted as a leftover.
@@ -41,6 +42,10 @@ RETRY_AFTER_ERROR = 1.0
 """Seconds a reader waits before reading again after a failed read."""
 LONGEST_HIDE = 10
 """Longest a released foreign message is hidden from our reader, in seconds."""
+RELEASE_PAUSE = 1.1
+"""Seconds a reader pauses after giving messages back, so that their owner's reader gets
+them rather than this one again: a waiting long poll notices a message made visible again
+only on its next check (moto checks every second)."""
 
 
 @dataclass(frozen=True)
@@ -122,15 +127,17 @@ class _Reader(threading.Thread):
         while not self.stopping.is_set():
             try:
                 messages = self.queue.receive(READ_WAIT)
-                if messages:
-                    _deliver(self.queue, messages)
+                released = _deliver(self.queue, messages) if messages else False
                 _report(self.queue, None)
+                if released:
+                    self.stopping.wait(RELEASE_PAUSE)
             except Exception as error:
                 _report(self.queue, error)
                 self.stopping.wait(RETRY_AFTER_ERROR)
 
 
-def _deliver(queue: Queue, messages: Sequence[Message]) -> None:
+def _deliver(queue: Queue, messages: Sequence[Message]) -> bool:
+    """Sort, delete and release ``messages``; return whether any were given back."""
     with _lock:
         current = _current[0]
     keep: list[Message] = []
@@ -147,10 +154,13 @@ def _deliver(queue: Queue, messages: Sequence[Message]) -> None:
         else:
             others.append(message)
     queue.delete(keep + leftovers)
-    if others:
-        queue.release(others, max(_hide_for(message) for message in others))
+    hiding: dict[int, list[Message]] = defaultdict(list)
+    for message in others:
+        hiding[_hide_for(message)].append(message)
+    for seconds, released in hiding.items():
+        queue.release(released, seconds)
     if current is None:
-        return
+        return bool(others)
     with current.changed:
         current.messages[queue.alias].extend(keep)
         seen = {skipped.message.message_id for skipped in current.skipped[queue.alias]}
@@ -167,6 +177,7 @@ def _deliver(queue: Queue, messages: Sequence[Message]) -> None:
                 )
                 current.skipped[queue.alias].append(Skipped(message, why))
         current.changed.notify_all()
+    return bool(others)
 
 
 def _report(queue: Queue, error: BaseException | None) -> None:
@@ -184,12 +195,13 @@ def _report(queue: Queue, error: BaseException | None) -> None:
 
 
 def _hide_for(message: Message) -> int:
-    """0 s the first time we give a message back, then 1, 2, 4 ... up to LONGEST_HIDE."""
+    """0 s the first two times we give a message back (its owner takes it meanwhile),
+    then 1, 2, 4 ... up to LONGEST_HIDE: a message nobody takes is read less and less."""
     seen = _released.pop(message.message_id, 0)
     _released[message.message_id] = seen + 1
     while len(_released) > 10_000:
         _released.popitem(last=False)
-    return 0 if seen == 0 else min(2 ** (seen - 1), LONGEST_HIDE)
+    return 0 if seen < 2 else min(2 ** (seen - 2), LONGEST_HIDE)
 
 
 def _inbox_of(scenario: Scenario) -> Inbox:

@@ -29,6 +29,8 @@ __all__ = ["KafkaTopic"]
 FETCH_MAX_WAIT_MS = 10
 """How long the broker may hold a fetch open: kafka-python's default, 500 ms, makes a
 polling consumer see new records up to half a second late."""
+MOCK_CLUSTER_API_VERSION = (2, 4, 0)
+"""The protocol version kafka-python settles on with the embedded mock cluster."""
 MISSING_TOPIC_RECHECK = 0.1
 """Seconds between metadata checks while a topic does not exist yet."""
 
@@ -58,6 +60,7 @@ class KafkaTopic(Queue):
         self.topic = topic
         self.options = dict(settings.kafka_options if options is None else options)
         self._bootstrap = bootstrap_servers or settings.kafka_bootstrap_servers
+        self._embedded = self._bootstrap is None
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
         self._missing = False
@@ -179,6 +182,10 @@ class KafkaTopic(Queue):
                 "security_protocol, sasl_mechanism, sasl_plain_username."
             )
         options = {name: value for name, value in self.options.items() if name in known}
+        if self._embedded:
+            # kafka-python probes with ApiVersions v4 first, which the mock cluster answers
+            # in a form it cannot decode: an ERROR log line per connection, then a retry.
+            options.setdefault("api_version", MOCK_CLUSTER_API_VERSION)
         try:
             return client(
                 **{
