@@ -29,12 +29,13 @@ Feature: Orders published on Kafka are processed like orders placed over HTTP
       | quantity | 100    | 97    |
 
   Scenario: The published order is on the topic once, under its key
-    When "order.created" is published with key "ord-3":
+    When "order.created" is published with key "ord-3" and headers "source=web":
       """
       {"order_id": "ord-3", "product_id": "prod-789", "quantity": 1}
       """
     Then within 5 seconds the "order.created" topic receives 1 message
     And the message key is "ord-3"
+    And the message header "source" is "web"
     And the message's JSON body contains:
       """
       {"order_id": "ord-3", "quantity": 1}

@@ -45,6 +45,8 @@ THEN_PHRASES = [
 WHEN_PHRASES = [
     '"order.created" is published with:',
     '"order.created" is published with key "ord-1":',
+    '"order.created" is published with headers "source=web, tenant=acme":',
+    '"order.created" is published with key "ord-1" and headers "source=web":',
     "a message is sent to the billing queue with:",
 ]
 GIVEN_PHRASES = [

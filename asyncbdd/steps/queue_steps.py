@@ -17,6 +17,8 @@
     And the message attribute "event_type" is "billing.requested"
     When "order.created" is published with:            (a JSON doc string)
     When "order.created" is published with key "ord-1":
+    When "order.created" is published with headers "source=web, tenant=acme":
+    When "order.created" is published with key "ord-1" and headers "source=web":
     When a message is sent to the billing queue with:
 
 A queue is named by its alias, bare (``billing``) or quoted (``"order.created"``), and
@@ -216,6 +218,21 @@ def step_publish_with_key(context: Any, queue: str, key: object) -> None:
     send_message(queue, _document(context), key=state.expand(str(key)))
 
 
+@when('"{queue}" is published with headers "{headers}":')
+def step_publish_with_headers(context: Any, queue: str, headers: str) -> None:
+    """Publish the doc string with Kafka headers (SQS attributes): ``"source=web, tier=2"``."""
+    send_message(queue, _document(context), attributes=_headers(headers))
+
+
+@when('"{queue}" is published with key {key:Value} and headers "{headers}":')
+def step_publish_with_key_and_headers(context: Any, queue: str, key: object, headers: str) -> None:
+    """Publish the doc string with a key and headers."""
+    state = current_scenario()
+    send_message(
+        queue, _document(context), key=state.expand(str(key)), attributes=_headers(headers)
+    )
+
+
 @when("a message is sent to the {queue:QueueName} {kind:QueueWord} with:")
 def step_send(context: Any, queue: str, kind: str) -> None:
     """Send the doc string (JSON, placeholders expanded) to the queue."""
@@ -246,6 +263,21 @@ def _table(context: Any) -> MessageMatcher:
     state = current_scenario()
     rows = [[state.expand(cell) for cell in row.cells] for row in table.rows]
     return MessageMatcher.from_table(table.headings, rows)
+
+
+def _headers(text: str) -> dict[str, str]:
+    """``name=value`` pairs separated by commas, placeholders expanded."""
+    state = current_scenario()
+    headers = {}
+    for item in state.expand(text).split(","):
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            raise InvalidInput(
+                f"Headers {text!r} are not understood at {item.strip()!r}: write "
+                'name=value pairs separated by commas, e.g. "source=web, tenant=acme".'
+            )
+        headers[name.strip()] = value.strip()
+    return headers
 
 
 def _text_of(value: object) -> str:
