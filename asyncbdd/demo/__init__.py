@@ -9,7 +9,9 @@ Run it alone with ``python -m asyncbdd.demo``, or in-process::
 
 With ``kafka=KafkaInput("localhost:9092")`` it also reads orders from the ``order.created``
 topic; with ``sqs=SqsOutput(queue_urls={"billing": ..., "shipping": ..., "inventory": ...})``
-each paid order sends one message to each of those queues.
+each paid order sends one message to each of those queues. Each paid order calls the URLs
+registered with ``POST /webhooks`` (signed with ``webhook_secret=...``), and orders with a
+correlation id record their steps in the ``trace_events`` table.
 
 It knows nothing of asyncbdd's engine: tests reach it only through its transports and
 its database, as they would reach a real system.
@@ -18,14 +20,25 @@ its database, as they would reach a real system.
 from asyncbdd.demo.errors import ServiceStateError, TransportError
 from asyncbdd.demo.faults import Fault, parse_faults
 from asyncbdd.demo.kafka_input import ORDER_CREATED, KafkaInput
-from asyncbdd.demo.models import Base, Inventory, Order, OrderStatus, create_schema
+from asyncbdd.demo.models import (
+    Base,
+    Inventory,
+    Order,
+    OrderStatus,
+    TraceEvent,
+    Webhook,
+    create_schema,
+)
 from asyncbdd.demo.service import DEFAULT_DATABASE_URL, OrderService
 from asyncbdd.demo.sqs_output import QUEUES, SqsOutput
+from asyncbdd.demo.webhooks import PAYMENT_COMPLETED, WEBHOOK_EVENTS
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "ORDER_CREATED",
+    "PAYMENT_COMPLETED",
     "QUEUES",
+    "WEBHOOK_EVENTS",
     "Base",
     "Fault",
     "Inventory",
@@ -35,7 +48,9 @@ __all__ = [
     "OrderStatus",
     "ServiceStateError",
     "SqsOutput",
+    "TraceEvent",
     "TransportError",
+    "Webhook",
     "create_schema",
     "parse_faults",
 ]

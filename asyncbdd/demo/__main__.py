@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from types_boto3_sqs.client import SQSClient
 
 PROGRAM = "python -m asyncbdd.demo"
+WEBHOOK_SECRET_VARIABLE = "ASYNCBDD_DEMO_WEBHOOK_SECRET"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sqs=sqs,
                 late_message_delay=arguments.late_message_delay,
                 connect_timeout=arguments.connect_timeout,
+                webhook_secret=arguments.webhook_secret,
+                slow_step_delay=arguments.slow_step_delay,
             )
             service.start()
         except (TransportError, ValueError) as error:
@@ -65,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if sqs is not None:
                 queues = ", ".join(f"{name} {url}" for name, url in sqs.queue_urls.items())
                 print(f"sqs: {queues}", flush=True)
+            if arguments.webhook_secret is not None:
+                print("webhooks: signed (X-Signature: sha256=...)", flush=True)
             if service.faults:
                 print(f"faults: {', '.join(sorted(f.value for f in service.faults))}", flush=True)
             threading.Event().wait()
@@ -103,11 +109,25 @@ def _parser() -> argparse.ArgumentParser:
         help="how late late-billing-message sends (default: %(default)s)",
     )
     parser.add_argument(
+        "--slow-step-delay",
+        type=float,
+        default=8.0,
+        metavar="SECONDS",
+        help="how late slow-trace-step records notification.sent (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--webhook-secret",
+        default=os.environ.get(WEBHOOK_SECRET_VARIABLE) or None,
+        metavar="SECRET",
+        help="sign webhook bodies with HMAC-SHA256 in X-Signature (default: "
+        f"${WEBHOOK_SECRET_VARIABLE}; unsigned when neither is set)",
+    )
+    parser.add_argument(
         "--connect-timeout",
         type=float,
         default=5.0,
         metavar="SECONDS",
-        help="how long to wait for Kafka and SQS (default: %(default)s)",
+        help="how long to wait for Kafka, SQS and webhook receivers (default: %(default)s)",
     )
     kafka = parser.add_argument_group(
         "Kafka input", "Off unless --kafka-bootstrap-servers is given."

@@ -7,8 +7,15 @@ POST      /api/orders                  202 ``{"order_id": ..., "status": "accept
 GET       /api/orders/<id>             200 the order, 404 if it is not stored (yet)
 PUT       /api/inventory/<product_id>  200 the stock row, created or reset
 GET       /api/inventory/<product_id>  200 the stock row, 404 if unknown
+POST      /webhooks                    201 ``{"id": ...}``: calls ``url`` on ``events``
+GET       /webhooks                    200 ``{"webhooks": [...]}``, oldest first
+GET       /webhooks/<id>               200 the registration, 404 if unknown
+DELETE    /webhooks/<id>               200 the registration removed, 404 if unknown
 GET       /health                      200 ``{"status": "ok"}``
 ========  ===========================  ==============================================
+
+A webhook registration is ``{"url": "http://...", "events": ["payment.completed"]}``; see
+:mod:`asyncbdd.demo.webhooks` for the calls it brings.
 
 Invalid input gets a 400 whose message names the field; an unexpected error gets a 500
 that points to the service log (logger ``asyncbdd.demo``), never a traceback.
@@ -19,22 +26,26 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from asyncbdd.demo.models import Inventory, Order
+from asyncbdd.demo.models import Inventory, Order, Webhook
 from asyncbdd.demo.pipeline import OrderRequest
 from asyncbdd.demo.validation import (
     INVENTORY_FIELDS,
     ORDER_FIELDS,
+    WEBHOOK_FIELDS,
     InvalidInput,
     json_object,
     order_request,
+    webhook_registration,
     whole_number,
 )
 
@@ -152,6 +163,40 @@ class _ApiHandler(BaseHTTPRequestHandler):
                 return HTTPStatus.NOT_FOUND, {"error": f"no inventory for product {product_id!r}"}
             return HTTPStatus.OK, _inventory_json(stock)
 
+    def _register_webhook(self) -> _Reply:
+        registration = webhook_registration(self._json_object(WEBHOOK_FIELDS))
+        webhook_id = f"wh-{secrets.token_hex(8)}"
+        with self.server.sessions.begin() as session:
+            session.add(
+                Webhook(id=webhook_id, url=registration.url, events=json.dumps(registration.events))
+            )
+        logger.info(
+            "webhook %s: %s on %s", webhook_id, registration.url, ", ".join(registration.events)
+        )
+        return HTTPStatus.CREATED, {"id": webhook_id}
+
+    def _list_webhooks(self) -> _Reply:
+        with self.server.sessions() as session:
+            webhooks = session.scalars(select(Webhook).order_by(Webhook.created_at, Webhook.id))
+            return HTTPStatus.OK, {"webhooks": [_webhook_json(webhook) for webhook in webhooks]}
+
+    def _get_webhook(self, webhook_id: str) -> _Reply:
+        with self.server.sessions() as session:
+            webhook = session.get(Webhook, webhook_id)
+            if webhook is None:
+                return HTTPStatus.NOT_FOUND, {"error": f"no webhook {webhook_id!r}"}
+            return HTTPStatus.OK, _webhook_json(webhook)
+
+    def _delete_webhook(self, webhook_id: str) -> _Reply:
+        with self.server.sessions.begin() as session:
+            webhook = session.get(Webhook, webhook_id)
+            if webhook is None:
+                return HTTPStatus.NOT_FOUND, {"error": f"no webhook {webhook_id!r}"}
+            reply = _webhook_json(webhook)
+            session.delete(webhook)
+        logger.info("webhook %s: removed", webhook_id)
+        return HTTPStatus.OK, reply
+
     def _json_object(self, fields: tuple[str, ...]) -> dict[str, object]:
         """Read the body as a JSON object with no fields other than ``fields``."""
         length = self.headers.get("Content-Length", "0")
@@ -176,6 +221,14 @@ _ROUTES: list[tuple[re.Pattern[str], dict[str, Callable[..., _Reply]]]] = [
         re.compile(r"/api/inventory/([^/]+)"),
         {"GET": _ApiHandler._get_inventory, "PUT": _ApiHandler._put_inventory},
     ),
+    (
+        re.compile(r"/webhooks"),
+        {"GET": _ApiHandler._list_webhooks, "POST": _ApiHandler._register_webhook},
+    ),
+    (
+        re.compile(r"/webhooks/([^/]+)"),
+        {"GET": _ApiHandler._get_webhook, "DELETE": _ApiHandler._delete_webhook},
+    ),
 ]
 
 
@@ -197,4 +250,13 @@ def _inventory_json(stock: Inventory) -> dict[str, object]:
         "product_id": stock.product_id,
         "quantity": stock.quantity,
         "updated_at": stock.updated_at.isoformat(),
+    }
+
+
+def _webhook_json(webhook: Webhook) -> dict[str, object]:
+    return {
+        "id": webhook.id,
+        "url": webhook.url,
+        "events": json.loads(webhook.events),
+        "created_at": webhook.created_at.isoformat(),
     }

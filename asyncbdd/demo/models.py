@@ -1,4 +1,5 @@
-"""The demo service's tables: orders and inventory (SQLAlchemy 2.x typed declarative).
+"""The demo service's tables: orders, inventory, webhook registrations and trace events
+(SQLAlchemy 2.x typed declarative).
 
 Timestamps are timezone-aware UTC on every backend, including SQLite, which stores them
 without an offset.
@@ -9,11 +10,19 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from enum import Enum
 
-from sqlalchemy import DateTime, Dialect, Engine, Numeric, String
+from sqlalchemy import DateTime, Dialect, Engine, Index, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "Inventory", "Order", "OrderStatus", "create_schema"]
+__all__ = [
+    "Base",
+    "Inventory",
+    "Order",
+    "OrderStatus",
+    "TraceEvent",
+    "Webhook",
+    "create_schema",
+]
 
 
 class OrderStatus(str, Enum):
@@ -81,3 +90,38 @@ class Inventory(Base):
     product_id: Mapped[str] = mapped_column(String, primary_key=True)
     quantity: Mapped[int]
     updated_at: Mapped[datetime] = mapped_column(_UtcDateTime, default=_utc_now, onupdate=_utc_now)
+
+
+class Webhook(Base):
+    """A URL registered to be called on some events (``POST /webhooks``)."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    url: Mapped[str] = mapped_column(String)
+    events: Mapped[str] = mapped_column(Text)
+    """The event names, as a JSON array: ``["payment.completed"]``."""
+    created_at: Mapped[datetime] = mapped_column(_UtcDateTime, default=_utc_now)
+
+
+class TraceEvent(Base):
+    """One step the service took for an order that has a correlation id.
+
+    ``sequence`` numbers the events of a correlation id 1, 2, 3... in the order they were
+    recorded; the unique index on ``(correlation_id, sequence)`` also serves lookups by
+    correlation id.
+    """
+
+    __tablename__ = "trace_events"
+    __table_args__ = (
+        Index("ix_trace_events_correlation_id_sequence", "correlation_id", "sequence", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    correlation_id: Mapped[str] = mapped_column(String)
+    sequence: Mapped[int]
+    event_type: Mapped[str] = mapped_column(String)
+    service: Mapped[str] = mapped_column(String)
+    occurred_at: Mapped[datetime] = mapped_column(_UtcDateTime, default=_utc_now)
+    attributes: Mapped[str] = mapped_column(Text)
+    """A JSON object, such as ``{"order_id": "ord-1", "amount": 12.5}``."""

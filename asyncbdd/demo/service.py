@@ -1,4 +1,5 @@
-"""The demo order service: HTTP and Kafka in, a background worker, SQS out, one database."""
+"""The demo order service: HTTP and Kafka in, a background worker, SQS and webhooks out,
+one database that also holds the trace."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from asyncbdd.demo.kafka_input import KafkaInput, KafkaOrderReader
 from asyncbdd.demo.models import create_schema
 from asyncbdd.demo.pipeline import OrderJob, OrderPipeline, OrderRequest
 from asyncbdd.demo.sqs_output import OrderMessages, SqsOutput
+from asyncbdd.demo.webhooks import WebhookSender
 
 __all__ = ["DEFAULT_DATABASE_URL", "OrderService", "ServiceStateError"]
 
@@ -34,10 +36,13 @@ class OrderService:
 
     Orders posted over HTTP are accepted at once (202), and orders published on Kafka are
     read as they come (with ``kafka``); a worker thread processes them later: stored as
-    ``pending``, then ``paid`` with their quantity taken from stock, then ``shipped``; an
+    ``pending``, then ``paid``, their quantity taken from stock, then ``shipped``; an
     unknown product or too little stock ends them ``failed``. With ``sqs``, a paid order
     sends one message each to the billing, inventory and shipping queues (see
-    :mod:`asyncbdd.demo.sqs_output` for when and what). The worker waits a random
+    :mod:`asyncbdd.demo.sqs_output` for when and what). A paid order calls every URL
+    registered for ``payment.completed`` (``POST /webhooks``; see
+    :mod:`asyncbdd.demo.webhooks`). Orders with a correlation id record their steps in the
+    ``trace_events`` table (see :mod:`asyncbdd.demo.pipeline`). The worker waits a random
     ``jitter`` delay before each step, as a real system would take time.
 
     Usage::
@@ -57,9 +62,13 @@ class OrderService:
     :param late_message_delay: seconds the ``late-billing-message`` fault holds a billing
         message back.
     :param connect_timeout: seconds :meth:`start` waits for Kafka to answer, and Kafka and
-        SQS requests may take.
-    :raises ValueError: an invalid ``jitter``, ``late_message_delay`` or
-        ``connect_timeout``.
+        SQS requests and each webhook attempt (to connect, then for each answer) may take.
+    :param webhook_secret: signs every webhook body with HMAC-SHA256 in the header
+        ``X-Signature: sha256=<hex>``; ``None`` sends no signature.
+    :param slow_step_delay: seconds the ``slow-trace-step`` fault holds
+        ``notification.sent`` back.
+    :raises ValueError: an invalid ``jitter``, ``late_message_delay``, ``connect_timeout``,
+        ``webhook_secret`` or ``slow_step_delay``.
     """
 
     def __init__(
@@ -75,6 +84,8 @@ class OrderService:
         sqs: SqsOutput | None = None,
         late_message_delay: float = 8.0,
         connect_timeout: float = 5.0,
+        webhook_secret: str | None = None,
+        slow_step_delay: float = 8.0,
     ) -> None:
         shortest, longest = jitter
         if not 0 <= shortest <= longest:
@@ -83,6 +94,16 @@ class OrderService:
             raise ValueError(f"late_message_delay must be seconds >= 0, got {late_message_delay!r}")
         if not connect_timeout > 0:
             raise ValueError(f"connect_timeout must be seconds > 0, got {connect_timeout!r}")
+        if webhook_secret is not None and (
+            not isinstance(webhook_secret, str) or not webhook_secret
+        ):
+            got = "an empty string" if webhook_secret == "" else type(webhook_secret).__name__
+            raise ValueError(  # never repeats the secret itself
+                "webhook_secret must be a non-empty string, or None for unsigned webhook "
+                f"calls; got {got}"
+            )
+        if not slow_step_delay >= 0:
+            raise ValueError(f"slow_step_delay must be seconds >= 0, got {slow_step_delay!r}")
         self._database_url = database_url
         self._host = host
         self._port = port
@@ -93,6 +114,8 @@ class OrderService:
         self._sqs = sqs
         self._late_message_delay = late_message_delay
         self._connect_timeout = connect_timeout
+        self._webhook_secret = webhook_secret
+        self._slow_step_delay = slow_step_delay
         self._running: _Running | None = None
 
     def start(self) -> None:
@@ -120,12 +143,18 @@ class OrderService:
                     connect_timeout=self._connect_timeout,
                 )
                 undo.callback(messages.close)
+            webhooks = WebhookSender(
+                sessions, secret=self._webhook_secret, timeout=self._connect_timeout
+            )
             pipeline = OrderPipeline(
                 sessions,
                 jitter=self._jitter,
                 rng=self._rng,
-                after_payment=[messages.after_payment] if messages is not None else [],
+                # the webhooks first: their calls leave at once, whatever SQS takes
+                after_payment=[webhooks.after_payment]
+                + ([messages.after_payment] if messages is not None else []),
                 after_shipping=[messages.after_shipping] if messages is not None else [],
+                slow_step_delay=self._slow_step_delay,
             )
 
             def accept(order: OrderRequest) -> None:
@@ -146,6 +175,7 @@ class OrderService:
             name="asyncbdd-demo-http",
             daemon=True,
         )
+        webhooks.start()
         pipeline.start()
         http_thread.start()
         self._running = _Running(
@@ -156,13 +186,16 @@ class OrderService:
             pipeline=pipeline,
             reader=reader,
             messages=messages,
+            webhooks=webhooks,
         )
 
     def stop(self) -> None:
         """Stop serving and processing, wait for the threads, close database connections.
 
         A processing delay in progress is interrupted at once; orders not processed yet
-        are abandoned, and so are billing messages held back by ``late-billing-message``.
+        are abandoned, and so are billing messages held back by ``late-billing-message``,
+        trace events held back by ``slow-trace-step``, and webhook calls not made yet
+        (those in progress, or waiting to be retried, are interrupted).
 
         :raises ServiceStateError: the service is not running.
         """
@@ -174,6 +207,7 @@ class OrderService:
         running.http_thread.join()
         running.server.server_close()  # also waits for requests still being answered
         running.pipeline.stop()
+        running.webhooks.close()  # after the worker, which may still hand it calls
         if running.messages is not None:
             running.messages.close()  # after the worker, which may still hold one back
         running.engine.dispose()
@@ -234,6 +268,7 @@ class _Running:
     pipeline: OrderPipeline
     reader: KafkaOrderReader | None
     messages: OrderMessages | None
+    webhooks: WebhookSender
 
 
 def _create_engine(database_url: str) -> Engine:

@@ -3,13 +3,14 @@
 Where in the pipeline: two stages of :class:`~asyncbdd.demo.pipeline.OrderPipeline`, each
 after its own jitter delay like every stage:
 
-* right after payment: the billing message, then the inventory message (stock is taken in
-  the payment transaction, so both describe what is committed);
+* right after payment, once the stock is taken (and the webhook calls handed over): the
+  billing message, then the inventory message, so both describe what is committed;
 * right after the order is marked shipped: the shipping message.
 
 So while an order is ``paid`` its billing and inventory messages may still be on their
 way; once its shipping message is on the queue, all of its messages have been sent (but a
-billing message held back by ``late-billing-message``). An order that fails sends none.
+billing message held back by ``late-billing-message``). An order that fails sends none,
+nor does one stopped by ``stop-mid-chain``.
 
 Every message body is JSON, with the String message attributes ``event_type`` and, when
 the order has one, ``correlation_id``:
@@ -23,7 +24,7 @@ inventory  ``{"order_id", "product_id", "quantity_change"}``          inventory.
 =========  =========================================================  ==================
 
 ``amount`` is the order's (``null`` when it has none); ``quantity_change`` is minus what
-payment took from stock (the quantity; one more under ``wrong-quantity``). A send that
+the order took from stock (the quantity; one more under ``wrong-quantity``). A send that
 fails is logged with the order id and the queue (logger ``asyncbdd.demo``, ERROR), and the
 order goes on.
 """

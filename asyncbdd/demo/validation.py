@@ -3,6 +3,7 @@
 Both transports take an order as the same JSON object and check it the same way; what is
 invalid raises :class:`InvalidInput`, whose message names the field and says what is
 wrong (the HTTP API answers it with a 400, the Kafka input logs it and skips the message).
+Webhook registrations come over HTTP only, and are checked the same way.
 """
 
 from __future__ import annotations
@@ -11,16 +12,21 @@ import json
 import math
 import secrets
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from asyncbdd.demo.pipeline import OrderRequest
+from asyncbdd.demo.webhooks import WEBHOOK_EVENTS, WebhookRegistration
 
 __all__ = [
     "INVENTORY_FIELDS",
     "MAX_INTEGER",
+    "MAX_URL_LENGTH",
     "ORDER_FIELDS",
+    "WEBHOOK_FIELDS",
     "InvalidInput",
     "json_object",
     "order_request",
+    "webhook_registration",
     "whole_number",
 ]
 
@@ -32,6 +38,12 @@ ORDER_FIELDS = ("order_id", "product_id", "quantity", "amount", "correlation_id"
 
 INVENTORY_FIELDS = ("quantity",)
 """The fields a stock row may have."""
+
+WEBHOOK_FIELDS = ("url", "events")
+"""The fields of a webhook registration."""
+
+MAX_URL_LENGTH = 2048
+"""The longest webhook URL accepted, in characters."""
 
 
 class InvalidInput(ValueError):
@@ -84,6 +96,18 @@ def order_request(
     )
 
 
+def webhook_registration(body: Mapping[str, object]) -> WebhookRegistration:
+    """Check a webhook registration's fields (see :data:`WEBHOOK_FIELDS`) and return it.
+
+    ``url`` must be an absolute ``http://`` or ``https://`` URL with a host; ``events`` a
+    non-empty array of event names from :data:`~asyncbdd.demo.webhooks.WEBHOOK_EVENTS`
+    (a name given twice counts once).
+
+    :raises InvalidInput: a field is missing or has a wrong type or value.
+    """
+    return WebhookRegistration(url=_webhook_url(body, "url"), events=_event_names(body, "events"))
+
+
 def whole_number(body: Mapping[str, object], field: str, *, minimum: int) -> int:
     """Return ``body[field]``, which must be an integer from ``minimum`` to :data:`MAX_INTEGER`.
 
@@ -126,3 +150,48 @@ def _amount(body: Mapping[str, object], field: str) -> float | None:
     ):
         raise InvalidInput(f"{field} must be a number >= 0, got {json.dumps(value)}")
     return float(value)
+
+
+def _webhook_url(body: Mapping[str, object], field: str) -> str:
+    url = _required_text(body, field)
+    problem = None
+    if len(url) > MAX_URL_LENGTH:
+        problem = f"is longer than {MAX_URL_LENGTH} characters"
+    elif not url.isascii():
+        problem = "has characters other than ASCII (percent-encode them)"
+    elif any(character.isspace() or not character.isprintable() for character in url):
+        problem = "contains whitespace or control characters"
+    else:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (raises ValueError on a malformed port)
+        except ValueError as error:
+            problem = f"is malformed ({error})"
+        else:
+            if parts.scheme not in ("http", "https"):
+                problem = "must start with http:// or https://"
+            elif not parts.hostname:
+                problem = "has no host"
+    if problem is None:
+        return url
+    raise InvalidInput(
+        f"{field} {problem}; expected an absolute http:// or https:// URL such as "
+        f'"http://127.0.0.1:8080/hooks", got {json.dumps(url)}'
+    )
+
+
+def _event_names(body: Mapping[str, object], field: str) -> tuple[str, ...]:
+    value = body.get(field)
+    valid = ", ".join(WEBHOOK_EVENTS)
+    if value is None:
+        raise InvalidInput(f"{field} is required: a non-empty array of event names ({valid})")
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise InvalidInput(
+            f"{field} must be a non-empty array of event names ({valid}), got {json.dumps(value)}"
+        )
+    for name in value:
+        if name not in WEBHOOK_EVENTS:
+            raise InvalidInput(
+                f"unknown event {json.dumps(name)} in {field}; valid events: {valid}"
+            )
+    return tuple(dict.fromkeys(value))
