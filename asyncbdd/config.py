@@ -11,9 +11,11 @@ get the same defaults and environment overrides without any set-up.
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import math
 import os
 import re
+import urllib.parse
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -65,6 +67,27 @@ class Settings:
     """``host:port[,host:port]`` of a Kafka cluster; unset: the embedded mock broker."""
     kafka_options: Mapping[str, object] = field(default_factory=dict)
     """kafka-python client options (``security_protocol=SASL_SSL, sasl_mechanism=PLAIN``)."""
+    webhooks_host: str = "127.0.0.1"
+    """Address the webhook capture server listens on; loopback unless the system under test
+    runs elsewhere (another container), which a warning then points out."""
+    webhooks_port: int = 0
+    """Port of the webhook capture server; 0: a free one the operating system picks."""
+    webhooks_public_url: str | None = None
+    """Base URL the system under test calls the capture server by (behind a proxy or from a
+    container: ``http://host.docker.internal:8099``); unset: ``http://HOST:PORT``."""
+    webhooks_secret: str | None = field(default=None, repr=False)
+    """HMAC secret every webhook call must be signed with; unset: signatures are not checked."""
+    webhooks_signature_header: str = "X-Signature"
+    """Header carrying a webhook call's signature, as ``sha256=<hex HMAC of the raw body>``."""
+    webhooks_signature_algorithm: str = "sha256"
+    """Hash of the HMAC signature (``sha256``, ``sha1``, ``sha512``); also its prefix."""
+    webhooks_max_body_size: int = 1024 * 1024
+    """Largest webhook body recorded, in bytes (``1 MiB``, ``512 KiB``); larger gets 413."""
+    traces_table: str | None = None
+    """A table of trace events in ``database_url``; when set, "the trace" and "the trace for
+    this order" name it (unset: trace stores are registered in Python)."""
+    traces_order_by: str = "sequence"
+    """What orders a trace's events: ``sequence`` (their sequence numbers) or ``timestamp``."""
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with ``changes`` applied."""
@@ -193,7 +216,76 @@ def _correlation(value: object) -> str:
     raise ValueError("write attribute:NAME, field:PATH or off, e.g. attribute:correlation_id")
 
 
+def _trace_order(value: object) -> str:
+    text = str(value).strip().lower()
+    if text in ("sequence", "timestamp"):
+        return text
+    raise ValueError("write sequence or timestamp")
+
+
+def _host(value: object) -> str:
+    text = str(value).strip()
+    if not text or "/" in text or any(character.isspace() for character in text):
+        raise ValueError("write a host name or address to listen on, e.g. 127.0.0.1 or 0.0.0.0")
+    return text
+
+
+def _port(value: object) -> int:
+    text = str(value).strip()
+    if not _INTEGER.fullmatch(text) or not 0 <= int(text) <= 65535:
+        raise ValueError("write a TCP port from 1 to 65535, or 0 for a free one")
+    return int(text)
+
+
+def _public_url(value: object) -> str | None:
+    text = _optional_text(value)
+    if text is None:
+        return None
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(
+            "write the base URL the system under test reaches the server by, e.g. "
+            "http://host.docker.internal:8099 (http or https, no query)"
+        )
+    return text.rstrip("/")
+
+
+def _header_name(value: object) -> str:
+    text = str(value).strip()
+    if not _TOKEN.fullmatch(text):
+        raise ValueError("write an HTTP header name, e.g. X-Signature")
+    return text
+
+
+def _hmac_algorithm(value: object) -> str:
+    name = str(value).strip().lower()
+    try:
+        hmac.new(b"", b"", name)
+    except (ValueError, TypeError):
+        usable = ", ".join(sorted(_HMAC_EXAMPLES))
+        raise ValueError(f"write a hash algorithm for HMAC, e.g. {usable}") from None
+    return name
+
+
+def _byte_size(value: object) -> int:
+    match = _BYTE_SIZE.fullmatch(str(value).strip())
+    size = 0.0
+    unit = (match.group(2) or "b").lower() if match else ""
+    if match and unit in _BYTE_UNITS:
+        size = float(match.group(1)) * _BYTE_UNITS[unit]
+    if size < 1 or size != int(size):
+        raise ValueError("write a whole number of bytes above zero, or e.g. 512 KiB, 1 MiB, 2 MB")
+    return int(size)
+
+
 _INTEGER = re.compile(r"-?\d+")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_BYTE_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-z]+)?")
+_BYTE_UNITS = {
+    "b": 1, "byte": 1, "bytes": 1, "kb": 1000, "mb": 1000**2, "kib": 1024, "mib": 1024**2,
+    "k": 1024, "m": 1024**2,
+}  # fmt: skip
+_HMAC_EXAMPLES = ("sha1", "sha256", "sha512")
 
 _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "timeout": _positive_seconds,
@@ -210,6 +302,15 @@ _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "sqs_unwrap_sns": _boolean,
     "kafka_bootstrap_servers": _optional_text,
     "kafka_options": _kafka_options,
+    "webhooks_host": _host,
+    "webhooks_port": _port,
+    "webhooks_public_url": _public_url,
+    "webhooks_secret": _optional_text,
+    "webhooks_signature_header": _header_name,
+    "webhooks_signature_algorithm": _hmac_algorithm,
+    "webhooks_max_body_size": _byte_size,
+    "traces_table": _optional_text,
+    "traces_order_by": _trace_order,
 }
 
 

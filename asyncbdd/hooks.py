@@ -71,6 +71,9 @@ def _after_all(context: Any) -> None:
     readers = sys.modules.get("asyncbdd.queues.inbox")  # only if queues were used
     if readers is not None:
         readers.close_readers()
+    webhooks = sys.modules.get("asyncbdd.webhooks.receivers")  # only if webhooks were used
+    if webhooks is not None:
+        webhooks.stop_webhook_server()
     dispose_engines()
     set_settings(None)
 

@@ -44,6 +44,9 @@ class Scenario:
     """The text of the step being run, used to describe waits in its words."""
     started_at: float = field(default_factory=time.monotonic)
     _cleanup: ExitStack = field(default_factory=ExitStack, repr=False)
+    _providers: dict[str, tuple[Callable[[str | None], object], str | None]] = field(
+        default_factory=dict, repr=False
+    )
 
     def on_end(self, callback: Callable[[], object]) -> None:
         """Call ``callback`` when the scenario ends (last registered, first called)."""
@@ -57,24 +60,58 @@ class Scenario:
             "scenario_id": self.scenario_id,
         }
 
+    def provide(
+        self,
+        name: str,
+        provider: Callable[[str | None], object],
+        *,
+        argument: str | None = None,
+    ) -> None:
+        """Make ``{name}`` expand to ``provider(None)``, computed when it is expanded.
+
+        With ``argument`` (what it stands for, such as ``receiver``), ``{name:some-text}``
+        expands to ``provider("some-text")`` too. Engine modules call this as a scenario
+        starts (:func:`on_scenario_start`): ``{webhook_url:payment-complete}``. A provider
+        raises :class:`~asyncbdd.errors.InvalidInput` for an argument it does not know.
+        """
+        if not _NAME.fullmatch(name):
+            raise InvalidInput(f"A placeholder name is an identifier, not {name!r}.")
+        self._providers[name] = (provider, argument)
+
     def expand(self, text: str) -> str:
         """Replace ``{correlation_id}``-style placeholders in ``text``.
 
-        Only ``{identifier}`` forms are placeholders, so JSON braces pass through.
-        An unknown placeholder is an error listing the known ones.
+        Only ``{identifier}`` and ``{identifier:argument}`` forms are placeholders, so JSON
+        braces pass through. An unknown placeholder is an error listing the known ones.
         """
-        known = self.placeholders()
+        values = self.placeholders()
 
         def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in known:
+            name, argument = match.group(1), match.group(2)
+            provided = None if name in _IDS else self._providers.get(name)
+            if provided is not None:
+                provider, takes = provided
+                if argument is None or takes is not None:
+                    return str(provider(argument))
+            elif name in values and argument is None:
+                return str(values[name])
+            if provided is not None or name in values:
                 raise InvalidInput(
-                    f"Unknown placeholder {{{name}}} in {text!r}. Known placeholders: "
-                    + ", ".join("{" + key + "}" for key in sorted(known))
+                    f"Placeholder {{{name}}} takes no argument, but {text!r} gives it one: "
+                    f"{match.group()}. Write {{{name}}}."
                 )
-            return str(known[name])
+            raise InvalidInput(
+                f"Unknown placeholder {match.group()} in {text!r}. Known placeholders: "
+                + ", ".join(self._known(values))
+            )
 
         return _PLACEHOLDER.sub(replace, text)
+
+    def _known(self, values: dict[str, Any]) -> list[str]:
+        forms = {name: [f"{{{name}}}"] for name in values}
+        for name, (_, argument) in self._providers.items():
+            forms[name] = [f"{{{name}}}"] + ([f"{{{name}:{argument}}}"] if argument else [])
+        return [form for name in sorted(forms) for form in forms[name]]
 
 
 def start_scenario(name: str, *, budget: float | None = None) -> Scenario:
@@ -130,4 +167,6 @@ def scenario(name: str = "test", *, budget: float | None = None) -> Iterator[Sce
 
 _current: list[Scenario] = []
 _listeners: list[Callable[[Scenario], object]] = []
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}\s\"'](?:[^{}\"']*[^{}\s\"'])?))?\}")
+_IDS = ("correlation_id", "scenario_id")

@@ -109,7 +109,8 @@ def wait_until(
     :param poll_delay: wait this long before the first check.
     :param interval: pause strategy between checks, or fixed seconds.
     :param ignore: exception types from ``probe`` that mean "not yet"; they are recorded.
-    :param fail_if: a terminal state: when ``fail_if(value)`` is truthy, fail at once.
+    :param fail_if: a terminal state: when ``fail_if(value)`` is truthy, fail at once; text
+        it returns is the reason the failure gives.
     :param description: what is awaited, in the caller's words (the step text).
     :param on_timeout: called once on failure; its text is appended to the message.
     :raises WaitTimeout: the deadline passed (``WaitAborted`` if stopped early).
@@ -137,8 +138,8 @@ def wait_until(
     held_since: float | None = None
     while True:
         satisfied, value = wait.check()
-        if satisfied is not None and fail_if is not None and fail_if(value):  # type: ignore[arg-type]
-            wait.fail(f"it reached a state it must never reach: {_show(value)}", aborted=True)
+        if satisfied is not None and fail_if is not None:
+            wait.abort_if(fail_if, value)  # type: ignore[arg-type]
         if satisfied:
             now = wait.checked_at
             if now < minimum:
@@ -171,6 +172,7 @@ def wait_stays(
     *,
     interval: IntervalStrategy | Seconds | None = None,
     ignore: tuple[type[BaseException], ...] = (),
+    fail_if: Callable[[T], object] | None = None,
     description: str | None = None,
     on_timeout: Callable[[WaitState[T]], str | None] | None = None,
     clock: Clock = time.monotonic,
@@ -179,7 +181,9 @@ def wait_stays(
     """Check that ``condition`` holds now and at every check for ``duration``.
 
     The window is not scaled by ``timeout_scale``: it is part of what is asserted. Fails
-    at the first check where the condition does not hold; returns the last value.
+    at the first check where the condition does not hold, or where ``fail_if(value)`` is
+    truthy (text it returns is the reason given, as for :func:`wait_until`); returns the
+    last value.
     """
     window = to_seconds(duration)
     wait = _Wait(
@@ -196,6 +200,8 @@ def wait_stays(
     wait.state.limit_name = "window"
     while True:
         satisfied, value = wait.check()
+        if satisfied is not None and fail_if is not None:
+            wait.abort_if(fail_if, value)  # type: ignore[arg-type]
         if not satisfied:
             wait.fail(
                 f"it stopped holding after {format_duration(wait.state.elapsed)} of the "
@@ -554,6 +560,17 @@ class _Wait(Generic[T]):
         remaining = self.state.timeout - self.state.elapsed
         if seconds > 0 and remaining > 0:
             sleep(min(seconds, remaining))
+
+    def abort_if(self, fail_if: Callable[[T], object], value: T) -> None:
+        """Fail at once if ``value`` is a terminal state; text from ``fail_if`` is the reason."""
+        verdict = fail_if(value)
+        if verdict:
+            reason = (
+                verdict
+                if isinstance(verdict, str)
+                else f"it reached a state it must never reach: {_show(value)}"
+            )
+            self.fail(reason, aborted=True)
 
     def fail(self, reason: str, aborted: bool = False) -> None:
         message = _render_failure(self.state, reason, self._diagnostics())

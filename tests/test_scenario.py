@@ -221,3 +221,60 @@ def test_a_start_listener_sees_each_scenario_and_its_end_callbacks_run_in_revers
         "last registered, a",
         "first registered, a",
     ]
+
+
+def test_a_provided_placeholder_is_computed_when_expanded_with_an_optional_argument() -> None:
+    """{name} and {name:argument} call the scenario's provider each time they are expanded."""
+    state = Scenario("a")
+    urls = {"payment-complete": "http://x/1"}
+    state.provide("webhook_url", lambda name: urls[name or "payment-complete"], argument="receiver")
+    assert state.expand("{webhook_url} {webhook_url:payment-complete}") == "http://x/1 http://x/1"
+    urls["payment-complete"] = "http://x/2"
+    assert state.expand("{webhook_url}") == "http://x/2"
+
+
+def test_a_provider_cannot_shadow_the_ids_but_wins_over_values() -> None:
+    """The correlation and scenario ids stay the ids; a provider wins over a learned value."""
+    state = Scenario("a", values={"order_id": "learned"})
+    state.provide("correlation_id", lambda argument: "forged")
+    state.provide("order_id", lambda argument: "provided")
+    assert state.expand("{correlation_id} {order_id}") == f"{state.correlation_id} provided"
+
+
+@pytest.mark.parametrize("text", ["{order_id:x}", "{correlation_id:x}", "{clock:utc}"])
+def test_an_argument_to_a_placeholder_that_takes_none_is_an_error(text: str) -> None:
+    """Values, ids and providers registered without an argument refuse one, saying so."""
+    state = Scenario("a", values={"order_id": "ord-1"})
+    state.provide("clock", lambda argument: "noon")
+    name = text[1:].split(":", maxsplit=1)[0]
+    with pytest.raises(InvalidInput) as caught:
+        state.expand(text)
+    assert str(caught.value) == (
+        f"Placeholder {{{name}}} takes no argument, but {text!r} gives it one: {text}. "
+        f"Write {{{name}}}."
+    )
+
+
+def test_an_unknown_placeholder_lists_the_provided_ones_with_their_argument() -> None:
+    """The known placeholders include each provider, and its argument form when it has one."""
+    state = Scenario("a")
+    state.provide("webhook_url", lambda name: "http://x", argument="receiver")
+    with pytest.raises(InvalidInput) as caught:
+        state.expand("{webhook_uri:payment-complete}")
+    assert str(caught.value) == (
+        "Unknown placeholder {webhook_uri:payment-complete} in '{webhook_uri:payment-complete}'. "
+        "Known placeholders: {correlation_id}, {scenario_id}, {webhook_url}, "
+        "{webhook_url:receiver}"
+    )
+
+
+@pytest.mark.parametrize("text", ['{"a": {b: c}}', "{a: b}", "{:x}", "{a:}", '{a:"b"}'])
+def test_brace_text_that_is_no_argument_form_passes_through(text: str) -> None:
+    """Only {identifier:argument} with an argument right after the colon is a placeholder."""
+    assert Scenario("a").expand(text) == text
+
+
+def test_a_placeholder_name_must_be_an_identifier() -> None:
+    """provide() refuses a name that could never be written as a placeholder."""
+    with pytest.raises(InvalidInput, match="identifier, not 'webhook-url'"):
+        Scenario("a").provide("webhook-url", lambda argument: "")

@@ -243,6 +243,39 @@ def test_fail_fast_stops_on_a_terminal_state(clock: FakeClock) -> None:
     assert "Failed because it reached a state it must never reach: 'failed'." in str(caught.value)
 
 
+def test_fail_fast_gives_the_reason_its_check_returns(clock: FakeClock) -> None:
+    """Text returned by fail_if is the failure's reason, in place of the generic one."""
+    probe = timeline(clock, (0, "pending"), (0.2, "failed"))
+    with pytest.raises(WaitAborted) as caught:
+        wait_until(
+            probe,
+            equals("shipped"),
+            fail_if=lambda value: f"the order {value}" if value == "failed" else None,
+            timeout=10,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+    assert clock.elapsed < 0.25
+    assert "Failed because the order failed.\n" in str(caught.value)
+
+
+def test_stays_fails_at_once_on_a_terminal_state(clock: FakeClock) -> None:
+    """wait_stays with fail_if stops at the first forbidden value, giving its reason."""
+    probe = timeline(clock, (0, "quiet"), (0.5, "alarm"))
+    with pytest.raises(WaitAborted) as caught:
+        wait_stays(
+            probe,
+            lambda _value: True,
+            2,
+            fail_if=lambda value: "the alarm went off" if value == "alarm" else None,
+            interval=0.1,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+    assert clock.elapsed == pytest.approx(0.5)
+    assert "Failed because the alarm went off.\n  window:" in str(caught.value)
+
+
 def test_at_least_fails_when_the_condition_holds_too_early(clock: FakeClock) -> None:
     """With at_least=1, a condition true at 0.3 s fails at once."""
     probe = timeline(clock, (0.3, "paid"))

@@ -61,6 +61,7 @@ class RunScoped(Generic[S]):
         self._factory = factory
         self._service: S | None = None
         self._lock = threading.Lock()
+        self._stops_at_exit = False
 
     def get(self) -> S:
         """The run's service, started if it is not running."""
@@ -71,12 +72,15 @@ class RunScoped(Generic[S]):
                     service.stop()
                 service = self._factory()
                 service.start()
-                if self._service is None:
-                    atexit.register(self._stop)
+                if not self._stops_at_exit:
+                    atexit.register(self.stop)
+                    self._stops_at_exit = True
                 self._service = service
             return service
 
-    def _stop(self) -> None:
-        service = self._service
+    def stop(self) -> None:
+        """Stop the run's service now, if there is one; the next :meth:`get` starts another."""
+        with self._lock:
+            service, self._service = self._service, None
         if service is not None:
             service.stop()

@@ -15,22 +15,22 @@ window after the Nth (setting ``asyncbdd.grace``); the failure message states th
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from asyncbdd.config import get_settings
-from asyncbdd.durations import format_duration
-from asyncbdd.errors import AsyncBddError, ExpectationFailed, InvalidInput, WaitTimeout
-from asyncbdd.matching import (
-    json_expectation,
-    json_mismatches,
-    parse_value,
-    same_value,
-    show_value,
-    table_mismatches,
+from asyncbdd.arrivals import (
+    MAX_LISTED,
+    Channel,
+    expect_count,
+    expect_none,
+    plural,
+    relative_time,
 )
+from asyncbdd.config import get_settings
+from asyncbdd.content import BodyMatcher, named_value_problems
+from asyncbdd.errors import AsyncBddError, ExpectationFailed, InvalidInput
+from asyncbdd.matching import parse_value, same_value, show_value
 from asyncbdd.queues.aliases import queue_named
 from asyncbdd.queues.inbox import Inbox, inbox, start_reader
 from asyncbdd.queues.message import NOT_JSON, Message
@@ -47,14 +47,9 @@ __all__ = [
     "send_message",
 ]
 
-_MAX_LISTED = 10
-"""Messages listed per queue in a failure; the rest are counted."""
-
-_NOTHING: Any = object()
-
 
 @dataclass(frozen=True)
-class MessageMatcher:
+class MessageMatcher(BodyMatcher):
     """What a message must carry. Every part given must match; none given matches all.
 
     ``body``: a JSON document the body must contain (a subset, or all of it with
@@ -63,15 +58,8 @@ class MessageMatcher:
     attributes or Kafka headers. ``key``: the expected Kafka key, as written.
     """
 
-    body: Any = _NOTHING
-    exact_body: bool = False
-    fields: tuple[tuple[str, str], ...] = ()
     attributes: tuple[tuple[str, str], ...] = ()
     key: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.body is not _NOTHING:  # a mistyped marker fails now, not when a message comes
-            object.__setattr__(self, "body", json_expectation(self.body, "the expected body"))
 
     @classmethod
     def from_table(cls, headings: Sequence[str], rows: Iterable[Sequence[str]]) -> MessageMatcher:
@@ -89,25 +77,10 @@ class MessageMatcher:
 
     def problems(self, message: Message) -> list[str]:
         """Why ``message`` does not match, one line each; empty when it matches."""
-        found: list[str] = []
-        document = message.json
-        if (self.body is not _NOTHING or self.fields) and document is NOT_JSON:
-            return [f"the body is not JSON: {show_value(message.body, 80)}"]
-        if self.body is not _NOTHING:
-            found += [str(m) for m in json_mismatches(self.body, document, exact=self.exact_body)]
-        if self.fields:
-            found += [str(m) for m in table_mismatches(self.fields, document)]
-        for name, text in self.attributes:
-            expected = parse_value(text)
-            if name not in message.attributes:
-                found.append(
-                    f"attribute/header {name!r}: missing (expected {show_value(expected)})"
-                )
-            elif not same_value(expected, message.attributes[name]):
-                found.append(
-                    f"attribute/header {name!r}: expected {show_value(expected)}, "
-                    f"got {show_value(message.attributes[name])}"
-                )
+        found = self.body_problems(message.body, message.json)
+        if found and message.json is NOT_JSON:
+            return found
+        found += named_value_problems("attribute/header", self.attributes, message.attributes.get)
         if self.key is not None:
             expected = parse_value(self.key)
             if not same_value(expected, message.key):
@@ -115,11 +88,7 @@ class MessageMatcher:
         return found
 
     def __str__(self) -> str:
-        parts = []
-        if self.body is not _NOTHING:
-            which = "exactly" if self.exact_body else "containing"
-            parts.append(f"{which} {show_value(json.dumps(self.body), 120)}")
-        parts += [f"{path} = {text.strip()}" for path, text in self.fields]
+        parts = self.body_parts()
         parts += [f"attribute {name} = {text.strip()}" for name, text in self.attributes]
         if self.key is not None:
             parts.append(f"key {self.key}")
@@ -154,36 +123,18 @@ def expect_messages(
         expect_no_messages(aliases, within=seconds, where=where, description=what)
         return {alias: [] for alias in aliases}
     seconds, _ = reserve_deadline(timeout, f"Waiting for {what}")
-    window = get_settings().grace if grace is None else grace
-    watch = _Watch(_ready(aliases), aliases, where, what, seconds)
-    expectation = f"{'exactly' if exactly else 'at least'} {count}"
-    watch.wait_until(lambda counts: all(n >= count for n in counts.values()), watch.deadline)
-    short = [alias for alias in aliases if len(watch.matched[alias]) < count]
-    if short:
-        watch.fail(
-            "the deadline passed: "
-            + "; ".join(f"{_name(a)} received {len(watch.matched[a])} of {count}" for a in short),
-            expectation,
-        )
-    if exactly and window > 0:
-        last_needed = max(watch.matched[alias][count - 1].received_at for alias in aliases)
-        watch.wait_until(
-            lambda counts: any(n > count for n in counts.values()), last_needed + window
-        )
-        extra = [alias for alias in aliases if len(watch.matched[alias]) > count]
-        if extra:
-            reasons = []
-            for alias in extra:
-                found = watch.matched[alias]
-                gap = found[count].received_at - found[count - 1].received_at
-                reasons.append(
-                    f"{_name(alias)} received {len(found)}, more than the {count} expected "
-                    f"(the extra one arrived {format_duration(max(gap, 0))} after the "
-                    f"{_ordinal(count)}, within the {format_duration(window)} grace window)"
-                )
-            watch.fail("; ".join(reasons), expectation)
-    result = {alias: watch.matched[alias][:] for alias in aliases}
-    watch.box.last = result[aliases[-1]][0]
+    box = _ready(aliases)
+    result = expect_count(
+        box.changed,
+        [_QueueChannel(box, alias) for alias in aliases],
+        count,
+        exactly=exactly,
+        grace=get_settings().grace if grace is None else grace,
+        where=where,
+        what=what,
+        seconds=seconds,
+    )
+    box.last = result[aliases[-1]][0]
     return result
 
 
@@ -215,21 +166,9 @@ def expect_no_messages(
     aliases = _aliases(queues)
     what = description or f"no message {where or ''} on {_names(aliases)}".replace("  ", " ")
     seconds, _ = reserve_deadline(within, f"Watching for {what}", scaled=False)
-    watch = _Watch(_ready(aliases), aliases, where, what, seconds, window=True)
-    watch.wait_until(lambda counts: any(counts.values()), watch.deadline)
-    found = sorted(
-        (message for alias in aliases for message in watch.matched[alias]),
-        key=lambda message: message.received_at,
-    )
-    if found:
-        first = found[0]
-        offset = first.received_at - watch.started
-        when = (
-            f"{format_duration(offset)} into the {format_duration(seconds)} window"
-            if offset >= 0
-            else f"{format_duration(-offset)} before the window began"
-        )
-        watch.fail(f"a message reached {_name(first.queue)} {when}", "none")
+    box = _ready(aliases)
+    channels = [_QueueChannel(box, alias) for alias in aliases]
+    expect_none(box.changed, channels, where=where, what=what, seconds=seconds)
 
 
 def last_message() -> Message:
@@ -314,117 +253,55 @@ def _ready(aliases: Sequence[str]) -> Inbox:
     return box
 
 
-class _Watch:
-    """One wait on the inbox: the messages of each queue that match, kept up to date."""
+class _QueueChannel(Channel[Message]):
+    """A queue alias as the arrivals engine sees it: the scenario's messages on it."""
 
-    def __init__(
-        self,
-        box: Inbox,
-        aliases: Sequence[str],
-        where: MessageMatcher | None,
-        what: str,
-        seconds: float,
-        *,
-        window: bool = False,
-    ) -> None:
-        self.box, self.aliases, self.where, self.what = box, aliases, where, what
-        self.seconds, self.window = seconds, window
-        self.started = time.monotonic()
-        self.deadline = self.started + seconds
-        self.matched: dict[str, list[Message]] = {alias: [] for alias in aliases}
-        self._scanned = dict.fromkeys(aliases, 0)
+    noun = "message"
 
-    def wait_until(self, done: Callable[[dict[str, int]], bool], until: float) -> None:
-        """Block until ``done(matching counts)`` or the monotonic time ``until``."""
+    def __init__(self, box: Inbox, alias: str) -> None:
+        super().__init__(alias, _name(alias))
+        self.box = box
+        self.queue = queue_named(alias)
 
-        def ready() -> bool:
-            self._scan()
-            return bool(self._errors()) or done({a: len(m) for a, m in self.matched.items()})
+    def arrived(self) -> Sequence[Message]:
+        return self.box.messages[self.key]
 
-        self.box.wait(ready, until - time.monotonic())
-        with self.box.changed:
-            errors = self._errors()
-        for alias, error in errors.items():
-            if isinstance(error, AsyncBddError):
-                raise error
-            raise AsyncBddError(f"Reading {_name(alias)} failed: {error!r}") from error
+    def describe(self) -> str:
+        return self.queue.describe()
 
-    def _scan(self) -> None:
-        """Match only what arrived since the last look (called with the inbox locked)."""
-        for alias in self.aliases:
-            arrived = self.box.messages[alias]
-            for message in arrived[self._scanned[alias] :]:
-                if self.where is None or not self.where.problems(message):
-                    self.matched[alias].append(message)
-            self._scanned[alias] = len(arrived)
+    def error(self) -> BaseException | None:
+        error = self.box.errors.get(self.key)
+        if error is None or isinstance(error, AsyncBddError):
+            return error
+        wrapped = AsyncBddError(f"Reading {self.title} failed: {error!r}")
+        wrapped.__cause__ = error
+        return wrapped
 
-    def _errors(self) -> dict[str, BaseException]:
-        return {alias: self.box.errors[alias] for alias in self.aliases if alias in self.box.errors}
-
-    def fail(self, reason: str, expectation: str) -> None:
-        """Raise a :class:`WaitTimeout` that shows, per queue, what arrived and why it
-        did not count."""
-        elapsed = time.monotonic() - self.started
-        limit = "window:" if self.window else "deadline:"
-        lines = [
-            f"Waited for: {self.what}",
-            f"Failed because {reason}.",
-            f"  {limit:<12} {format_duration(self.seconds)}, elapsed {format_duration(elapsed)}",
-        ]
-        box = self.box
-        with box.changed:
-            seen = {
-                alias: (box.messages[alias][:], box.skipped[alias][:]) for alias in self.aliases
-            }
-        for alias in self.aliases:
-            queue = queue_named(alias)
-            received, skipped = seen[alias]
-            lines.append(f"  {alias}: {queue.describe()}")
-            lines.append(f"    expected:  {expectation} {self.where or ''}".rstrip())
-            lines += _received_lines(received, self.where, self.started)
-            if skipped:
+    def notes(self, started: float) -> list[str]:
+        lines = []
+        skipped = self.box.skipped[self.key]
+        if skipped:
+            lines.append(
+                f"    skipped {len(skipped)} {plural(len(skipped), 'message')} not of this "
+                f"scenario (its {self.queue.correlation} is {self.box.correlation_id}):"
+            )
+            for item in skipped[:MAX_LISTED]:
                 lines.append(
-                    f"    skipped {len(skipped)} {_plural(len(skipped), 'message')} not of this "
-                    f"scenario (its {queue.correlation} is {box.correlation_id}):"
+                    f"      {relative_time(item.message.received_at, started):>9}  "
+                    f"{item.why}: {item.message.summary(140)}"
                 )
-                for item in skipped[:_MAX_LISTED]:
-                    lines.append(
-                        f"      {_offset(item.message.received_at, self.started):>9}  "
-                        f"{item.why}: {item.message.summary(140)}"
-                    )
-                if len(skipped) > _MAX_LISTED:
-                    lines.append(f"      ... {len(skipped) - _MAX_LISTED} more")
-            problem = queue.problems()
-            if problem:
-                lines.append(f"    note:      {problem}")
-        raise WaitTimeout("\n".join(lines))
-
-
-def _received_lines(
-    received: Sequence[Message], where: MessageMatcher | None, started: float
-) -> list[str]:
-    if not received:
-        return ["    received:  no message of this scenario"]
-    matched = [m for m in received if where is None or not where.problems(m)]
-    header = f"    received:  {len(received)} {_plural(len(received), 'message')} of this scenario"
-    if where is not None:
-        header += f", {len(matched)} matching"
-    lines = [header + ":"]
-    for number, message in enumerate(received[:_MAX_LISTED], 1):
-        lines.append(
-            f"      {number}. {_offset(message.received_at, started):>9}  {message.summary(160)}"
-        )
-        if where is not None:
-            lines += [f"           {problem}" for problem in where.problems(message)[:5]]
-    if len(received) > _MAX_LISTED:
-        lines.append(f"      ... {len(received) - _MAX_LISTED} more")
-    return lines
+            if len(skipped) > MAX_LISTED:
+                lines.append(f"      ... {len(skipped) - MAX_LISTED} more")
+        problem = self.queue.problems()
+        if problem:
+            lines.append(f"    note:      {problem}")
+        return lines
 
 
 def _describe(
     aliases: Sequence[str], count: int, exactly: bool, where: MessageMatcher | None
 ) -> str:
-    amount = f"{'' if exactly else 'at least '}{count} {_plural(count, 'message')}"
+    amount = f"{'' if exactly else 'at least '}{count} {plural(count, 'message')}"
     each = " each" if len(aliases) > 1 else ""
     text = f"{_names(aliases)}{each} to receive {amount}"
     return f"{text} {where}" if where is not None else text
@@ -443,20 +320,3 @@ def _name(alias: str) -> str:
     return (
         f'the "{alias}" topic' if queue_named(alias).kind == "Kafka topic" else f"the {alias} queue"
     )
-
-
-def _offset(at: float, started: float) -> str:
-    seconds = at - started
-    sign = "+" if seconds >= 0 else "-"
-    return f"{sign}{format_duration(abs(seconds))}"
-
-
-def _plural(count: int, word: str) -> str:
-    return word if count == 1 else word + "s"
-
-
-def _ordinal(number: int) -> str:
-    suffix = (
-        "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
-    )
-    return f"{number}{suffix}"

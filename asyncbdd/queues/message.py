@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from asyncbdd.content import NOT_JSON, parse_body
 from asyncbdd.matching import shorten
 
 __all__ = ["NOT_JSON", "Message", "parse_body"]
-
-NOT_JSON: Any = type("NotJson", (), {"__repr__": lambda self: "NOT_JSON"})()
-"""The :attr:`Message.json` of a body that is not JSON."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,11 +53,3 @@ class Message:
         body = " ".join(self.body.split())
         parts.append(body if body else "(empty body)")
         return shorten(" ".join(parts), limit)
-
-
-def parse_body(body: str) -> Any:
-    """``body`` parsed as JSON, or :data:`NOT_JSON`."""
-    try:
-        return json.loads(body)
-    except ValueError:
-        return NOT_JSON

@@ -9,6 +9,6 @@ Each ``*_steps`` module covers one pattern; its steps parse their text and call 
 engine function, so everything they do is also available to pytest from the engine.
 """
 
-from asyncbdd.steps import queue_steps, snapshot_steps, waiting_steps
+from asyncbdd.steps import queue_steps, snapshot_steps, trace_steps, waiting_steps, webhook_steps
 
-__all__ = ["queue_steps", "snapshot_steps", "waiting_steps"]
+__all__ = ["queue_steps", "snapshot_steps", "trace_steps", "waiting_steps", "webhook_steps"]

@@ -57,3 +57,16 @@ def test_a_service_that_died_is_stopped_before_it_is_replaced() -> None:
     assert second is not first
     assert second.running
     assert first.stops == 1
+
+
+def test_stop_ends_the_run_service_now_and_get_starts_another() -> None:
+    """stop() stops the shared service at once; the next get() starts a new one."""
+    scoped = RunScoped(FakeService)
+    scoped.stop()  # none yet: nothing to do
+    first = scoped.get()
+    scoped.stop()
+    scoped.stop()
+    assert (first.running, first.stops) == (False, 1)
+    second = scoped.get()
+    assert second is not first
+    assert second.running

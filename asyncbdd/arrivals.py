@@ -1,0 +1,350 @@
+"""Waiting for things that arrive by themselves (queue messages, webhook calls), and
+explaining what did arrive when a wait fails.
+
+Whatever receives them (a queue reader, the webhook server) appends each arrival to a
+per-scenario list and notifies a condition variable. A :class:`Watch` waits on that
+condition and matches only what arrived since its last look, so a wait returns the moment
+it holds and never polls. The two waits every pattern shares:
+
+* :func:`expect_count`: ``count`` arrivals on each channel within the deadline; "exactly"
+  adds that no further one arrives within the grace window after the ``count``-th;
+* :func:`expect_none`: nothing arrives during a window; fails at the first arrival.
+
+A channel is one place things arrive (a queue alias, a webhook receiver), described by a
+:class:`Channel`. A failed wait raises :class:`~asyncbdd.errors.WaitTimeout`, laid out
+the same way whatever arrives::
+
+    Waited for: Then within 1 second the billing queue receives 2 messages
+    Failed because the deadline passed: the billing queue received 1 of 2.
+      deadline:    1 s, elapsed 1.00 s
+      billing: SQS queue 'billing' at http://127.0.0.1:5123
+        expected:  exactly 2
+        received:  1 message of this scenario:
+          1.   -120 ms  {"order_id": "ord-1"}
+        (the channel's own notes: messages skipped, stray calls)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Generic, NoReturn, Protocol, TypeVar
+
+from asyncbdd.durations import format_duration
+from asyncbdd.errors import WaitTimeout
+
+__all__ = [
+    "MAX_LISTED",
+    "Arrival",
+    "Channel",
+    "Matcher",
+    "Watch",
+    "expect_count",
+    "expect_none",
+    "ordinal",
+    "plural",
+    "relative_time",
+]
+
+MAX_LISTED = 10
+"""Arrivals listed per channel in a failure; the rest are counted."""
+
+
+class Arrival(Protocol):
+    """Something that arrived: a message, a webhook call."""
+
+    @property
+    def received_at(self) -> float:
+        """When it arrived, on the monotonic clock that waits use."""
+
+    def summary(self, limit: int = 160) -> str:
+        """One line for a failure report."""
+
+
+A = TypeVar("A", bound=Arrival)
+A_contra = TypeVar("A_contra", contravariant=True)
+
+
+class Matcher(Protocol[A_contra]):
+    """What an arrival must be; ``str()`` describes it ("with amount = 10")."""
+
+    def problems(self, arrival: A_contra, /) -> list[str]:
+        """Why ``arrival`` does not match, one line each; empty when it matches."""
+
+
+class Channel(ABC, Generic[A]):
+    """One place things arrive and are counted: a queue alias, a webhook receiver.
+
+    The methods that read what arrived are called with the condition's lock held.
+    """
+
+    noun = "message"
+    """What arrives here, in the singular: "message", "call"."""
+
+    def __init__(self, key: str, title: str) -> None:
+        self.key = key
+        """Its name in a failure report's listing (``billing``, ``payment-complete``)."""
+        self.title = title
+        """Its name in a sentence (``the billing queue``)."""
+
+    @abstractmethod
+    def arrived(self) -> Sequence[A]:
+        """Everything that arrived on it for the scenario, in arrival order."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where it lives, after its key in a failure report."""
+
+    def error(self) -> BaseException | None:
+        """An error that makes waiting pointless (a broken reader), raised as it is."""
+        return None
+
+    def rejection(self) -> str | None:
+        """Why the system under test failed any wait on it already, however many arrive."""
+        return None
+
+    def remarks(self, arrival: A) -> list[str]:
+        """Lines to show under ``arrival`` in a failure report (how it was answered)."""
+        return []
+
+    def notes(self, started: float) -> list[str]:
+        """Lines that close its part of a failure report (what was skipped, and why)."""
+        return []
+
+
+class Watch(Generic[A]):
+    """One wait on channels that share a condition: the arrivals of each that match,
+    kept up to date incrementally, and the failure report.
+
+    ``what`` is the wait in the step's words; ``expectation`` is the count expected
+    ("exactly 2", "none"); ``window`` says that ``seconds`` is a window to stay quiet
+    for rather than a deadline. ``notes`` gives lines that close the report, after every
+    channel's part (stray arrivals that belong to no channel).
+    """
+
+    def __init__(
+        self,
+        changed: threading.Condition,
+        channels: Sequence[Channel[A]],
+        *,
+        where: Matcher[A] | None,
+        what: str,
+        expectation: str,
+        seconds: float,
+        window: bool = False,
+        notes: Callable[[float], list[str]] | None = None,
+    ) -> None:
+        self.changed, self.channels, self.where = changed, channels, where
+        self.what, self.expectation, self.seconds, self.window = what, expectation, seconds, window
+        self._notes = notes
+        self.started = time.monotonic()
+        self.deadline = self.started + seconds
+        self.matched: dict[str, list[A]] = {channel.key: [] for channel in channels}
+        self._scanned = dict.fromkeys(self.matched, 0)
+
+    def wait_until(self, done: Callable[[dict[str, int]], bool], until: float) -> None:
+        """Block until ``done(matching counts per channel)`` or the monotonic time ``until``.
+
+        Raises a channel's :meth:`~Channel.error` at once, and fails at once on its
+        :meth:`~Channel.rejection`.
+        """
+
+        def ready() -> bool:
+            self._scan()
+            return self._interrupted() or done({k: len(m) for k, m in self.matched.items()})
+
+        with self.changed:
+            self.changed.wait_for(ready, timeout=max(until - time.monotonic(), 0.0))
+            errors = [channel.error() for channel in self.channels]
+            rejections = [channel.rejection() for channel in self.channels]
+        for error in errors:
+            if error is not None:
+                raise error
+        reasons = [reason for reason in rejections if reason is not None]
+        if reasons:
+            self.fail("; ".join(reasons))
+
+    def fail(self, reason: str) -> NoReturn:
+        """Raise a :class:`WaitTimeout` showing, per channel, what arrived and why it did
+        not count."""
+        elapsed = time.monotonic() - self.started
+        limit = "window:" if self.window else "deadline:"
+        lines = [
+            f"Waited for: {self.what}",
+            f"Failed because {reason}.",
+            f"  {limit:<12} {format_duration(self.seconds)}, elapsed {format_duration(elapsed)}",
+        ]
+        with self.changed:
+            parts = [
+                (channel, channel.arrived()[:], channel.notes(self.started))
+                for channel in self.channels
+            ]
+            closing = self._notes(self.started) if self._notes is not None else []
+        for channel, received, notes in parts:
+            lines.append(f"  {channel.key}: {channel.describe()}")
+            lines.append(f"    expected:  {self.expectation} {self.where or ''}".rstrip())
+            lines += self._received_lines(channel, received)
+            lines += notes
+        raise WaitTimeout("\n".join(lines + closing))
+
+    def _scan(self) -> None:
+        """Match only what arrived since the last look (called with the lock held)."""
+        for channel in self.channels:
+            arrived = channel.arrived()
+            for arrival in arrived[self._scanned[channel.key] :]:
+                if self.where is None or not self.where.problems(arrival):
+                    self.matched[channel.key].append(arrival)
+            self._scanned[channel.key] = len(arrived)
+
+    def _interrupted(self) -> bool:
+        return any(
+            channel.error() is not None or channel.rejection() is not None
+            for channel in self.channels
+        )
+
+    def _received_lines(self, channel: Channel[A], received: Sequence[A]) -> list[str]:
+        noun, where = channel.noun, self.where
+        if not received:
+            return [f"    received:  no {noun} of this scenario"]
+        matched = [arrival for arrival in received if where is None or not where.problems(arrival)]
+        header = f"    received:  {len(received)} {plural(len(received), noun)} of this scenario"
+        if where is not None:
+            header += f", {len(matched)} matching"
+        lines = [header + ":"]
+        for number, arrival in enumerate(received[:MAX_LISTED], 1):
+            lines.append(
+                f"      {number}. {relative_time(arrival.received_at, self.started):>9}  "
+                f"{arrival.summary(160)}"
+            )
+            lines += [f"           {remark}" for remark in channel.remarks(arrival)]
+            if where is not None:
+                lines += [f"           {problem}" for problem in where.problems(arrival)[:5]]
+        if len(received) > MAX_LISTED:
+            lines.append(f"      ... {len(received) - MAX_LISTED} more")
+        return lines
+
+
+def expect_count(
+    changed: threading.Condition,
+    channels: Sequence[Channel[A]],
+    count: int,
+    *,
+    exactly: bool,
+    grace: float,
+    where: Matcher[A] | None,
+    what: str,
+    seconds: float,
+    notes: Callable[[float], list[str]] | None = None,
+) -> dict[str, list[A]]:
+    """Wait until each channel has ``count`` (at least 1) arrivals matching ``where``.
+
+    With ``exactly``, a further matching arrival within ``grace`` seconds after the
+    ``count``-th (the last channel's) fails the wait. Returns the matching arrivals per
+    channel key, in arrival order.
+
+    :raises WaitTimeout: too few arrived within ``seconds``, or too many.
+    """
+    expectation = f"{'exactly' if exactly else 'at least'} {count}"
+    watch = Watch(
+        changed,
+        channels,
+        where=where,
+        what=what,
+        expectation=expectation,
+        seconds=seconds,
+        notes=notes,
+    )
+    watch.wait_until(lambda counts: all(n >= count for n in counts.values()), watch.deadline)
+    short = [channel for channel in channels if len(watch.matched[channel.key]) < count]
+    if short:
+        watch.fail(
+            "the deadline passed: "
+            + "; ".join(
+                f"{channel.title} received {len(watch.matched[channel.key])} of {count}"
+                for channel in short
+            )
+        )
+    if exactly and grace > 0:
+        last_needed = max(watch.matched[channel.key][count - 1].received_at for channel in channels)
+        watch.wait_until(
+            lambda counts: any(n > count for n in counts.values()), last_needed + grace
+        )
+        extra = [channel for channel in channels if len(watch.matched[channel.key]) > count]
+        if extra:
+            reasons = []
+            for channel in extra:
+                found = watch.matched[channel.key]
+                gap = found[count].received_at - found[count - 1].received_at
+                reasons.append(
+                    f"{channel.title} received {len(found)}, more than the {count} expected "
+                    f"(the extra one arrived {format_duration(max(gap, 0))} after the "
+                    f"{ordinal(count)}, within the {format_duration(grace)} grace window)"
+                )
+            watch.fail("; ".join(reasons))
+    return {key: matched[:] for key, matched in watch.matched.items()}
+
+
+def expect_none(
+    changed: threading.Condition,
+    channels: Sequence[Channel[A]],
+    *,
+    where: Matcher[A] | None,
+    what: str,
+    seconds: float,
+    notes: Callable[[float], list[str]] | None = None,
+) -> None:
+    """Fail as soon as an arrival matching ``where`` reaches a channel within ``seconds``.
+
+    An arrival of the scenario from before the window began counts too: the system was
+    not quiet. ``seconds`` is a window, reported as such.
+    """
+    watch = Watch(
+        changed,
+        channels,
+        where=where,
+        what=what,
+        expectation="none",
+        seconds=seconds,
+        window=True,
+        notes=notes,
+    )
+    watch.wait_until(lambda counts: any(counts.values()), watch.deadline)
+    found = sorted(
+        (
+            (arrival.received_at, channel.noun, channel.title)
+            for channel in channels
+            for arrival in watch.matched[channel.key]
+        ),
+        key=lambda item: item[0],
+    )
+    if found:
+        at, noun, title = found[0]
+        offset = at - watch.started
+        when = (
+            f"{format_duration(offset)} into the {format_duration(seconds)} window"
+            if offset >= 0
+            else f"{format_duration(-offset)} before the window began"
+        )
+        watch.fail(f"a {noun} reached {title} {when}")
+
+
+def relative_time(at: float, started: float) -> str:
+    """``at`` relative to ``started`` on the monotonic clock: ``+120 ms``, ``-1.50 s``."""
+    seconds = at - started
+    sign = "+" if seconds >= 0 else "-"
+    return f"{sign}{format_duration(abs(seconds))}"
+
+
+def plural(count: int, word: str) -> str:
+    """``word`` for one, ``word + "s"`` for any other count."""
+    return word if count == 1 else word + "s"
+
+
+def ordinal(number: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``11th``, ``22nd``."""
+    suffix = (
+        "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    )
+    return f"{number}{suffix}"

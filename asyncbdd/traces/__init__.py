@@ -1,0 +1,92 @@
+"""Trace correlation: check the chain of events a system records for one correlation id.
+
+A system under test records what it does -- ``order.created``, ``payment.completed``,
+``notification.sent`` -- each event with the correlation id of the request that caused
+it. Every scenario has its own correlation id (:class:`asyncbdd.scenario.Scenario`), so
+its trace is its own. Name the store once::
+
+    register_trace_store("the trace for this order", SqlTraceStore("trace_events"))
+
+(or set ``asyncbdd.traces.table``), then check what happened, in order::
+
+    expect_chain(["order.created", "payment.completed", "notification.sent"], timeout=15)
+    expect_before("payment.completed", "shipping.label_created")
+    expect_within_after("notification.sent", "payment.completed", within=2)
+    expect_exactly_once("payment.completed")
+    expect_no_event("payment.failed", within=2)
+
+Modules: :mod:`.event` (one event), :mod:`.store` (the store interface), :mod:`.sql`,
+:mod:`.kafka`, :mod:`.http` and, with the ``otel`` extra, :mod:`.otel` (the stores),
+:mod:`.names` (trace names), :mod:`.trace` (ordering), :mod:`.expectations` (what a
+check asserts), :mod:`.timeline` (the failure's timeline), :mod:`.checks` (the waits).
+"""
+
+from asyncbdd.traces.checks import (
+    TraceTarget,
+    expect_before,
+    expect_chain,
+    expect_exactly_once,
+    expect_no_event,
+    expect_within_after,
+    wait_for_trace,
+    watch_trace,
+)
+from asyncbdd.traces.event import TraceEvent, make_event
+from asyncbdd.traces.expectations import (
+    Absent,
+    Before,
+    ExactlyOnce,
+    InOrder,
+    TraceExpectation,
+    Verdict,
+    WithinAfter,
+)
+from asyncbdd.traces.http import HttpTraceStore
+from asyncbdd.traces.kafka import KafkaTraceStore
+from asyncbdd.traces.names import (
+    TRACE_STORES,
+    ResolvedTrace,
+    register_trace_store,
+    resolve_trace,
+    trace_names,
+    unregister_trace_store,
+)
+from asyncbdd.traces.sql import SqlTraceStore
+from asyncbdd.traces.store import TraceStore, TraceStoreUnavailable
+from asyncbdd.traces.timeline import render_timeline
+from asyncbdd.traces.trace import Trace, order_events, read_trace
+
+__all__ = [
+    "TRACE_STORES",
+    "Absent",
+    "Before",
+    "ExactlyOnce",
+    "HttpTraceStore",
+    "InOrder",
+    "KafkaTraceStore",
+    "ResolvedTrace",
+    "SqlTraceStore",
+    "Trace",
+    "TraceEvent",
+    "TraceExpectation",
+    "TraceStore",
+    "TraceStoreUnavailable",
+    "TraceTarget",
+    "Verdict",
+    "WithinAfter",
+    "expect_before",
+    "expect_chain",
+    "expect_exactly_once",
+    "expect_no_event",
+    "expect_within_after",
+    "make_event",
+    "order_events",
+    "read_trace",
+    "register_trace_store",
+    "render_timeline",
+    "resolve_trace",
+    "trace_names",
+    "unregister_trace_store",
+    "wait_for_trace",
+    "watch_trace",
+]

@@ -1,0 +1,341 @@
+"""Trace checks: wait until a trace holds the events a step names, then judge it.
+
+::
+
+    expect_chain(["order.created", "payment.completed", "notification.sent"], timeout=15)
+    expect_chain([...], exactly=True, trace="the trace for this order")
+    expect_before("payment.completed", "shipping.label_created")
+    expect_within_after("notification.sent", "payment.completed", within=2)
+    expect_exactly_once("payment.completed")
+    expect_no_event("payment.failed", within=2)
+
+Each reads the trace with the poll engine (:func:`asyncbdd.wait.wait_until`) until the
+evidence is complete -- every event the check names is in the trace -- and judges it
+then: a trace that is complete but wrong (out of order, too slow) fails at once, and
+one still incomplete at the deadline fails listing what is missing. Stores that learn
+of new events (a topic) wake the wait as they arrive; others are polled, fast at first.
+
+``trace`` is a registered name ("the trace for this order"), a store, or ``None`` for
+the only store there is. The events are those of the running scenario's correlation id,
+unless the name or ``correlation_id`` gives another.
+
+``exactly`` checks (:func:`expect_chain` with ``exactly``, :func:`expect_exactly_once`)
+keep watching for ``grace`` seconds once they pass (default: setting ``asyncbdd.grace``),
+and fail if an extra event arrives then: "exactly" means no more came within that window.
+
+A failure's message states what was awaited in the step's words, the deadline, elapsed
+time and attempts, the trace as it grew, and the timeline of the events with missing,
+duplicate and out-of-order entries marked beside the expected events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from asyncbdd.config import get_settings
+from asyncbdd.durations import format_duration, to_seconds
+from asyncbdd.scenario import current_scenario
+from asyncbdd.traces.expectations import (
+    Absent,
+    Before,
+    ExactlyOnce,
+    InOrder,
+    TraceExpectation,
+    Verdict,
+    WithinAfter,
+)
+from asyncbdd.traces.names import resolve_trace
+from asyncbdd.traces.store import TraceStore
+from asyncbdd.traces.timeline import render_timeline
+from asyncbdd.traces.trace import Trace, read_trace
+from asyncbdd.wait import Seconds, WaitState, wait_stays, wait_until
+
+__all__ = [
+    "TraceTarget",
+    "expect_before",
+    "expect_chain",
+    "expect_exactly_once",
+    "expect_no_event",
+    "expect_within_after",
+    "wait_for_trace",
+    "watch_trace",
+]
+
+TraceTarget = str | TraceStore | None
+"""A trace as the checks accept it: a registered name, a store, or ``None`` (the only one)."""
+
+
+def wait_for_trace(
+    expectation: TraceExpectation,
+    *,
+    trace: TraceTarget = None,
+    timeout: Seconds | None = None,
+    grace: Seconds | None = None,
+    correlation_id: str | None = None,
+    order_by: str | None = None,
+    description: str | None = None,
+) -> Trace:
+    """Wait until the trace meets ``expectation``; return the trace that did.
+
+    :param timeout: the deadline for the evidence to be complete; default: setting
+        ``asyncbdd.timeout``.
+    :param grace: for an ``exact`` expectation, how long to watch for a late extra event
+        once it passes; default: setting ``asyncbdd.grace``.
+    :param order_by: ``"sequence"`` or ``"timestamp"``; default: the store's, then the
+        setting ``asyncbdd.traces.order_by``.
+    :param description: what is awaited, in the step's words.
+    :raises WaitAborted: the evidence was complete and the trace fails the expectation,
+        or an extra event arrived within the grace window.
+    :raises WaitTimeout: the evidence was still incomplete at the deadline.
+    """
+    reader = _Reader(trace, correlation_id, order_by, expectation, description)
+    evidence: _Evidence = wait_until(
+        reader.read,
+        _complete_and_met,
+        timeout=timeout,
+        fail_if=_failure,
+        description=reader.description,
+        on_timeout=reader.explain(),
+        sleep=reader.store.pause,
+    )
+    window = get_settings().grace if grace is None else to_seconds(grace)
+    if expectation.exact and window > 0:
+        evidence = wait_stays(
+            reader.read,
+            _anything,
+            window,
+            fail_if=_late_failure(window),
+            description=reader.description,
+            on_timeout=reader.explain(
+                f"the trace met the expectation; it was then watched for the "
+                f"{format_duration(window)} grace window (setting asyncbdd.grace)"
+            ),
+            sleep=reader.store.pause,
+        )
+    return evidence.trace
+
+
+def watch_trace(
+    expectation: TraceExpectation,
+    within: Seconds,
+    *,
+    trace: TraceTarget = None,
+    correlation_id: str | None = None,
+    order_by: str | None = None,
+    description: str | None = None,
+) -> Trace:
+    """Check that the trace meets ``expectation`` now and throughout ``within`` seconds.
+
+    ``within`` is a window the trace must stay good for, not a deadline: the timeout
+    scale does not stretch it. Fails at the first read that fails the expectation.
+    """
+    reader = _Reader(trace, correlation_id, order_by, expectation, description)
+    evidence: _Evidence = wait_stays(
+        reader.read,
+        _anything,
+        within,
+        fail_if=_failure,
+        description=reader.description,
+        on_timeout=reader.explain(),
+        sleep=reader.store.pause,
+    )
+    return evidence.trace
+
+
+def expect_chain(
+    events: Sequence[str],
+    *,
+    exactly: bool = False,
+    trace: TraceTarget = None,
+    timeout: Seconds | None = None,
+    grace: Seconds | None = None,
+    correlation_id: str | None = None,
+    order_by: str | None = None,
+    description: str | None = None,
+) -> Trace:
+    """Wait until the trace holds ``events`` in this order (others may come in between).
+
+    With ``exactly``, the trace must be exactly this chain: no other event, none twice,
+    also within the grace window after it is complete. See :func:`wait_for_trace`.
+    """
+    return wait_for_trace(
+        InOrder(events, exactly=exactly),
+        trace=trace,
+        timeout=timeout,
+        grace=grace,
+        correlation_id=correlation_id,
+        order_by=order_by,
+        description=description,
+    )
+
+
+def expect_before(
+    first: str,
+    second: str,
+    *,
+    trace: TraceTarget = None,
+    timeout: Seconds | None = None,
+    correlation_id: str | None = None,
+    order_by: str | None = None,
+    description: str | None = None,
+) -> Trace:
+    """Wait until both events are in the trace; the first ``first`` must precede the
+    first ``second``."""
+    return wait_for_trace(
+        Before(first, second),
+        trace=trace,
+        timeout=timeout,
+        correlation_id=correlation_id,
+        order_by=order_by,
+        description=description,
+    )
+
+
+def expect_within_after(
+    event: str,
+    after: str,
+    within: Seconds,
+    *,
+    trace: TraceTarget = None,
+    timeout: Seconds | None = None,
+    correlation_id: str | None = None,
+    order_by: str | None = None,
+    description: str | None = None,
+) -> Trace:
+    """Wait until both events are in the trace; the first ``event`` must follow the
+    first ``after``, and its timestamp be at most ``within`` seconds later."""
+    return wait_for_trace(
+        WithinAfter(event, after, within),
+        trace=trace,
+        timeout=timeout,
+        correlation_id=correlation_id,
+        order_by=order_by,
+        description=description,
+    )
+
+
+def expect_exactly_once(
+    event: str,
+    *,
+    trace: TraceTarget = None,
+    timeout: Seconds | None = None,
+    grace: Seconds | None = None,
+    correlation_id: str | None = None,
+    order_by: str | None = None,
+    description: str | None = None,
+) -> Trace:
+    """Wait until ``event`` is in the trace; a second one, then or within the grace
+    window, fails."""
+    return wait_for_trace(
+        ExactlyOnce(event),
+        trace=trace,
+        timeout=timeout,
+        grace=grace,
+        correlation_id=correlation_id,
+        order_by=order_by,
+        description=description,
+    )
+
+
+def expect_no_event(
+    event: str,
+    *,
+    within: Seconds,
+    trace: TraceTarget = None,
+    correlation_id: str | None = None,
+    order_by: str | None = None,
+    description: str | None = None,
+) -> Trace:
+    """Check that ``event`` is not in the trace now, nor appears within ``within`` seconds."""
+    return watch_trace(
+        Absent(event),
+        within,
+        trace=trace,
+        correlation_id=correlation_id,
+        order_by=order_by,
+        description=description,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Private: reading, judging, explaining
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """A trace read once, and the verdict on it: the value a trace wait observes."""
+
+    trace: Trace
+    verdict: Verdict
+
+    def __repr__(self) -> str:
+        return repr(self.trace)
+
+
+class _Reader:
+    """Reads one trace for one expectation, and explains a failure."""
+
+    def __init__(
+        self,
+        target: TraceTarget,
+        correlation_id: str | None,
+        order_by: str | None,
+        expectation: TraceExpectation,
+        description: str | None,
+    ) -> None:
+        if isinstance(target, TraceStore):
+            self.store, name, named_id = target, f"the trace in {target.describe()}", None
+        else:
+            resolved = resolve_trace(target)
+            self.store, name, named_id = resolved.store, resolved.name, resolved.correlation_id
+        self.correlation_id = correlation_id or named_id or current_scenario().correlation_id
+        self.order_by = order_by
+        self.expectation = expectation
+        words = str(expectation)
+        default = f"in {name}, {words}" if words.startswith('"') else f"{name} {words}"
+        self.description = description or default
+
+    def read(self) -> _Evidence:
+        trace = read_trace(self.store, self.correlation_id, order_by=self.order_by)
+        return _Evidence(trace, self.expectation.evaluate(trace))
+
+    def explain(self, note: str | None = None) -> Callable[[WaitState[Any]], str | None]:
+        def explain(state: WaitState[Any]) -> str | None:
+            if not isinstance(state.last_value, _Evidence):
+                return None
+            evidence = state.last_value
+            lines = [line for line in (evidence.verdict.note, note) if line]
+            trace = evidence.trace
+            lines.append(f"trace of correlation id {trace.correlation_id} in {trace.store}")
+            lines += render_timeline(trace, evidence.verdict, self.expectation.expected())
+            return "\n".join(lines)
+
+        return explain
+
+
+def _complete_and_met(evidence: _Evidence) -> bool:
+    verdict = evidence.verdict
+    if not verdict.complete:
+        raise AssertionError(verdict.waiting_for or "the trace is not complete")
+    return verdict.failure is None
+
+
+def _failure(evidence: _Evidence) -> str | None:
+    return evidence.verdict.failure
+
+
+def _late_failure(window: float) -> Callable[[_Evidence], str | None]:
+    def failure(evidence: _Evidence) -> str | None:
+        reason = evidence.verdict.failure
+        if reason is None:
+            return None
+        return f"{reason}, within the {format_duration(window)} grace window after it passed"
+
+    return failure
+
+
+def _anything(evidence: _Evidence) -> bool:
+    return True

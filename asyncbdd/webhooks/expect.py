@@ -1,0 +1,243 @@
+"""Assertions about the calls a scenario's webhook receivers get.
+
+Every expectation waits on the scenario's captures (see
+:mod:`asyncbdd.webhooks.receivers`), so it returns the moment the calls are in::
+
+    receiver = webhook_receiver("payment-complete")
+    register_webhook(receiver.url)                  # the system under test calls it
+    expect_calls("payment-complete", 1, timeout=15)
+    check_call(CallMatcher(body={"status": "completed"}))
+    expect_no_calls("payment-complete", within=2)
+
+Every call counts, however it was answered: a receiver that fails the first call and a
+system that retries make 2 calls. "Exactly N" means: N arrived within the deadline, and
+no further one within the grace window after the Nth (setting ``asyncbdd.grace``). A call
+without a valid signature (when a secret is set) fails every expectation on its
+receiver at once, and an error of the server thread is raised by the waiting step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from asyncbdd.arrivals import MAX_LISTED, Channel, expect_count, expect_none, ordinal, plural
+from asyncbdd.arrivals import relative_time as relative
+from asyncbdd.config import get_settings
+from asyncbdd.errors import (
+    AsyncBddError,
+    ConfigurationError,
+    ExpectationFailed,
+    InvalidInput,
+    UnknownName,
+)
+from asyncbdd.wait import reserve_deadline
+from asyncbdd.webhooks.call import Call, Signature
+from asyncbdd.webhooks.matcher import CallMatcher
+from asyncbdd.webhooks.receivers import HOW_TO_DECLARE, Captures, Receiver, captures
+
+__all__ = ["check_call", "expect_calls", "expect_no_calls", "latest_call"]
+
+
+def expect_calls(
+    name: str,
+    count: int,
+    *,
+    exactly: bool = True,
+    where: CallMatcher | None = None,
+    timeout: float | None = None,
+    grace: float | None = None,
+    description: str | None = None,
+) -> list[Call]:
+    """Wait until receiver ``name`` has received ``count`` calls matching ``where``.
+
+    With ``exactly`` (the default) a further matching call arriving within ``grace``
+    seconds (default: setting ``asyncbdd.grace``) after the ``count``-th is a failure.
+    Returns the matching calls in arrival order; they become "the call", "the 2nd call"
+    (:func:`latest_call`). A ``count`` of 0 is :func:`expect_no_calls` for ``timeout``.
+
+    :raises WaitTimeout: too few arrived before the deadline, or too many, or one was not
+        validly signed.
+    """
+    if count < 0:
+        raise InvalidInput(f"A call count cannot be negative ({count}).")
+    box = captures()
+    receiver = _declared(box, name)
+    what = description or _describe(name, count, exactly, where)
+    if count == 0:
+        seconds = get_settings().timeout if timeout is None else timeout
+        expect_no_calls(name, seconds, where=where, description=what)
+        return []
+    seconds, _ = reserve_deadline(timeout, f"Waiting for {what}")
+    found = expect_count(
+        box.changed,
+        [_ReceiverChannel(box, receiver)],
+        count,
+        exactly=exactly,
+        grace=get_settings().grace if grace is None else grace,
+        where=where,
+        what=what,
+        seconds=seconds,
+        notes=_strays(box),
+    )[receiver.name]
+    with box.changed:
+        box.latest = found
+    return found
+
+
+def expect_no_calls(
+    name: str,
+    within: float,
+    *,
+    where: CallMatcher | None = None,
+    description: str | None = None,
+) -> None:
+    """Fail as soon as a call (matching ``where``) reaches receiver ``name`` within
+    ``within`` seconds; a call of the scenario from before the window counts too.
+
+    ``within`` is a window the system must stay quiet for, not a deadline: the timeout
+    scale does not stretch it.
+    """
+    box = captures()
+    receiver = _declared(box, name)
+    what = description or f'no call {where or ""} on the "{name}" webhook'.replace("  ", " ")
+    seconds, _ = reserve_deadline(within, f"Watching for {what}", scaled=False)
+    channels = [_ReceiverChannel(box, receiver)]
+    expect_none(box.changed, channels, where=where, what=what, seconds=seconds, notes=_strays(box))
+    with box.changed:
+        box.latest = []
+
+
+def latest_call(nth: int | None = None) -> Call:
+    """ "The call" (the first) or "the ``nth`` call" (from 1) of those the scenario's
+    latest webhook expectation returned."""
+    box = captures()
+    with box.changed:
+        latest = box.latest
+    if latest is None:
+        raise AsyncBddError(
+            'No webhook expectation has run in this scenario yet, so there is no "the call" '
+            'to check. Put a step such as \'Then within 15 seconds the "payment-complete" '
+            "webhook receives 1 call' before it."
+        )
+    if nth is not None and nth < 1:
+        raise InvalidInput(f"Calls are counted from 1 (the 1st call), not {nth}.")
+    number = nth or 1
+    if number > len(latest):
+        got = f"{len(latest)} {plural(len(latest), 'call')}" if latest else "no call"
+        raise AsyncBddError(
+            f"The latest webhook expectation returned {got}, so there is no "
+            f"{'call' if nth is None else ordinal(number) + ' call'} to check. Expect "
+            f'{number} {plural(number, "call")} first, e.g. \'Then the "payment-complete" '
+            f"webhook receives {number} {plural(number, 'call')}'."
+        )
+    return latest[number - 1]
+
+
+def check_call(
+    matcher: CallMatcher, nth: int | None = None, *, description: str | None = None
+) -> Call:
+    """Assert that :func:`latest_call` (``nth``) matches ``matcher``; return it."""
+    call = latest_call(nth)
+    if matcher.signed and call.signature is Signature.UNCHECKED:
+        raise ConfigurationError(
+            f'The "{call.receiver}" webhook checks no signature, so whether the call is signed '
+            "is unknown: set the secret the system under test signs with (setting "
+            "asyncbdd.webhooks.secret, or webhook_receiver(..., secret=...))."
+        )
+    problems = matcher.problems(call)
+    if problems:
+        which = "the call" if nth is None else f"the {ordinal(nth)} call"
+        lines = [
+            f"Checked: {description or which + ' ' + str(matcher)}",
+            f'Failed because {which} to the "{call.receiver}" webhook does not match:',
+            *(f"  {problem}" for problem in problems),
+            f"  call:      {call.summary(300)}",
+            f"  headers:   {call.shown_headers()}",
+        ]
+        if call.note:
+            lines.append(f"  answered:  {call.status} ({call.note})")
+        raise ExpectationFailed("\n".join(lines))
+    return call
+
+
+# --------------------------------------------------------------------------------------
+
+
+class _ReceiverChannel(Channel[Call]):
+    """A receiver as the arrivals engine sees it: the scenario's calls to it."""
+
+    noun = "call"
+
+    def __init__(self, box: Captures, receiver: Receiver) -> None:
+        super().__init__(receiver.name, f'the "{receiver.name}" webhook')
+        self.box, self.receiver = box, receiver
+        self._checked = 0
+        self._unsigned: list[tuple[int, Call]] = []
+
+    def arrived(self) -> Sequence[Call]:
+        return self.box.calls[self.key]
+
+    def describe(self) -> str:
+        return self.receiver.describe()
+
+    def error(self) -> BaseException | None:
+        errors = self.box.errors
+        error = errors.get(self.key, errors.get(""))
+        if error is None:
+            return None
+        where = f"answering a call to {self.title}" if self.key in errors else "handling a call"
+        wrapped = AsyncBddError(f"The webhook capture server failed {where}: {error!r}")
+        wrapped.__cause__ = error
+        return wrapped
+
+    def rejection(self) -> str | None:
+        calls = self.box.calls[self.key]
+        for number, call in enumerate(calls[self._checked :], self._checked + 1):
+            if call.signature in (Signature.MISSING, Signature.INVALID):
+                self._unsigned.append((number, call))
+        self._checked = len(calls)
+        if not self._unsigned:
+            return None
+        count = len(self._unsigned)
+        which = "; ".join(f"call {number}: {call.note}" for number, call in self._unsigned[:3])
+        return (
+            f"{self.title} received {count} {plural(count, 'call')} without a valid "
+            f"signature, answered 401 ({which})"
+        )
+
+    def remarks(self, arrival: Call) -> list[str]:
+        return [f"answered {arrival.status}: {arrival.note}"] if arrival.note else []
+
+
+def _strays(box: Captures) -> Callable[[float], list[str]]:
+    def lines(started: float) -> list[str]:
+        strays = box.strays
+        if not strays:
+            return []
+        found = [
+            f"  stray calls while the scenario ran: {len(strays)} to paths of no receiver "
+            "of this scenario, answered 404:"
+        ]
+        for call in strays[:MAX_LISTED]:
+            found.append(
+                f"      {relative(call.received_at, started):>9}  {call.note}: {call.summary(140)}"
+            )
+        if len(strays) > MAX_LISTED:
+            found.append(f"      ... {len(strays) - MAX_LISTED} more")
+        return found
+
+    return lines
+
+
+def _declared(box: Captures, name: str) -> Receiver:
+    with box.changed:
+        receivers = dict(box.receivers)
+    if name not in receivers:
+        raise UnknownName("webhook receiver", name, receivers, HOW_TO_DECLARE)
+    return receivers[name]
+
+
+def _describe(name: str, count: int, exactly: bool, where: CallMatcher | None) -> str:
+    amount = f"{'' if exactly else 'at least '}{count} {plural(count, 'call')}"
+    text = f'the "{name}" webhook to receive {amount}'
+    return f"{text} {where}" if where is not None else text
