@@ -4,8 +4,9 @@ This is what a team writes for its own service: one call installs asyncbdd's hoo
 a few lines say what "the order status" and "the inventory of product X" mean.
 
 The demo service starts once per run, in-process, and is reached only through real
-transports: HTTP, SQL, Kafka (it reads "order.created") and SQS (it sends to billing,
-shipping and inventory). The queue aliases are in setup.cfg; the brokers are the embedded
+transports: HTTP, SQL, Kafka (it reads "order.created"), SQS (it sends to billing,
+shipping and inventory), webhooks (signed calls on payment.completed) and its trace table
+(named in setup.cfg). The queue aliases are in setup.cfg; the brokers are the embedded
 ones unless settings name others, and the service is given whichever asyncbdd uses.
 ``-D demo.faults=wrong-quantity`` (or ``ASYNCBDD_DEMO_FAULTS``) makes it misbehave, to
 prove the features fail when they should.
@@ -40,13 +41,15 @@ def before_all(context: Any) -> None:
     context.order_service = OrderService(
         settings.database_url,
         faults=parse_faults(faults),
-        jitter=(0.05, 0.2),
+        jitter=(0.03, 0.1),
         kafka=KafkaInput(orders.bootstrap_servers, orders.topic, orders.options),
         sqs=SqsOutput(
             queue_urls={name: queue.url or "" for name, queue in queues.items()},
             client=queues["billing"].client,
         ),
         late_message_delay=float(context.config.userdata.get("demo.late_message_delay", 8)),
+        slow_step_delay=float(context.config.userdata.get("demo.slow_step_delay", 8)),
+        webhook_secret=settings.webhooks_secret,
     )
     context.order_service.start()
 

@@ -7,21 +7,21 @@ Feature: Orders published on Kafka are processed like orders placed over HTTP
     Given product "prod-789" has 100 in stock
 
   Scenario: An order published on Kafka ships and is billed
-    When "order.created" is published with key "ord-1":
+    When "order.created" is published with key "ord-k1":
       """
-      {"order_id": "ord-1", "product_id": "prod-789", "quantity": 3, "amount": 99.99}
+      {"order_id": "ord-k1", "product_id": "prod-789", "quantity": 3, "amount": 99.99}
       """
-    Then within 10 seconds the status of order "ord-1" is "shipped"
+    Then within 10 seconds the status of order "ord-k1" is "shipped"
     And the billing queue receives a message with:
       | field    | value   |
-      | order_id | "ord-1" |
+      | order_id | "ord-k1" |
       | amount   | 99.99   |
 
   Scenario: An order published on Kafka takes its quantity from stock
     Given a snapshot of the inventory of product "prod-789"
-    When "order.created" is published with key "ord-2":
+    When "order.created" is published with key "ord-k2":
       """
-      {"order_id": "ord-2", "product_id": "prod-789", "quantity": 3}
+      {"order_id": "ord-k2", "product_id": "prod-789", "quantity": 3}
       """
     Then within 10 seconds the inventory of product "prod-789" changes
     And the inventory change is:
@@ -29,14 +29,14 @@ Feature: Orders published on Kafka are processed like orders placed over HTTP
       | quantity | 100    | 97    |
 
   Scenario: The published order is on the topic once, under its key
-    When "order.created" is published with key "ord-3" and headers "source=web":
+    When "order.created" is published with key "ord-k3" and headers "source=web":
       """
-      {"order_id": "ord-3", "product_id": "prod-789", "quantity": 1}
+      {"order_id": "ord-k3", "product_id": "prod-789", "quantity": 1}
       """
     Then within 5 seconds the "order.created" topic receives 1 message
-    And the message key is "ord-3"
+    And the message key is "ord-k3"
     And the message header "source" is "web"
     And the message's JSON body contains:
       """
-      {"order_id": "ord-3", "quantity": 1}
+      {"order_id": "ord-k3", "quantity": 1}
       """

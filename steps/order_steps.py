@@ -1,7 +1,8 @@
 """The demo's own phrases: how a customer and the warehouse act on the order service.
 
 Each step drives the service only through its HTTP API, as a real client would, and
-records what later steps refer to (the order id) in the scenario's values.
+records what later steps refer to (the order id) in the scenario's values. A webhook
+registration lasts as long as the scenario that made it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from behave import given, when
 
 from asyncbdd.scenario import current_scenario
+from asyncbdd.webhooks import webhook_url
 
 
 @given('product "{product_id}" has {quantity:d} in stock')
@@ -30,6 +32,27 @@ def step_customer_orders_for(context: Any, quantity: int, product_id: str, amoun
     _place_order(context, {"product_id": product_id, "quantity": quantity, "amount": amount})
 
 
+@when(
+    'a customer places order "{order_id}" for {quantity:d} of product "{product_id}" at {amount:g}'
+)
+def step_customer_places_order(
+    context: Any, order_id: str, quantity: int, product_id: str, amount: float
+) -> None:
+    order = {"order_id": order_id, "product_id": product_id, "quantity": quantity}
+    _place_order(context, {**order, "amount": amount})
+
+
+@given('the order service calls the "{receiver}" webhook on "{event}"')
+def step_service_calls_webhook(context: Any, receiver: str, event: str) -> None:
+    registered = _call(
+        context, "POST", "/webhooks", {"url": webhook_url(receiver), "events": [event]}
+    )
+    # Registrations outlive the scenario in the service; its receiver does not.
+    current_scenario().on_end(
+        lambda: _call(context, "DELETE", f"/webhooks/{registered['id']}", None)
+    )
+
+
 def _place_order(context: Any, order: dict[str, Any]) -> None:
     scenario = current_scenario()
     body = {**order, "correlation_id": scenario.correlation_id}
@@ -37,10 +60,10 @@ def _place_order(context: Any, order: dict[str, Any]) -> None:
     scenario.values["order_id"] = accepted["order_id"]
 
 
-def _call(context: Any, method: str, path: str, body: dict[str, Any]) -> Any:
+def _call(context: Any, method: str, path: str, body: dict[str, Any] | None) -> Any:
     request = urllib.request.Request(
         context.order_service.url + path,
-        data=json.dumps(body).encode(),
+        data=None if body is None else json.dumps(body).encode(),
         method=method,
         headers={"Content-Type": "application/json"},
     )

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +43,12 @@ UNPAID_BILLS_NOBODY = "An order that cannot be paid bills nobody"
 KAFKA_BILLED = "An order published on Kafka ships and is billed"
 KAFKA_STOCK = "An order published on Kafka takes its quantity from stock"
 ON_THE_TOPIC = "The published order is on the topic once, under its key"
+WEBHOOK_CALLED = "The webhook receives the order, its amount and its status"
+WEBHOOK_RETRIED = "A webhook that fails once is called again"
+UNPAID_NO_WEBHOOK = "An order that cannot be paid calls no webhook"
+FULL_CHAIN = "A paid order goes through every step, in order"
+CHAIN_LINKS = "Payment completes once, before shipping, and the customer hears soon after"
+DECLINED_NO_PAYMENT = "A declined order never completes a payment"
 ALL_SCENARIOS = {
     PENDING,
     SHIPS,
@@ -58,7 +64,14 @@ ALL_SCENARIOS = {
     KAFKA_BILLED,
     KAFKA_STOCK,
     ON_THE_TOPIC,
+    WEBHOOK_CALLED,
+    WEBHOOK_RETRIED,
+    UNPAID_NO_WEBHOOK,
+    FULL_CHAIN,
+    CHAIN_LINKS,
+    DECLINED_NO_PAYMENT,
 }
+NEGATIVE_ABOUT_UNPAID = {UNPAID_BILLS_NOBODY, UNPAID_NO_WEBHOOK, DECLINED_NO_PAYMENT}
 
 
 @dataclass(frozen=True)
@@ -115,15 +128,40 @@ def healthy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
     return run_behave(tmp_path_factory.mktemp("healthy"), defines={}, environment={})
 
 
-def run_with_fault(
-    tmp_path: Path, fault: str, defines: dict[str, str] | None = None
-) -> dict[str, Outcome]:
-    # Failing waits run out their deadlines: a fifth of them keeps the suite quick.
-    return run_behave(
-        tmp_path,
-        defines={"demo.faults": fault, **(defines or {})},
-        environment={"ASYNCBDD_TIMEOUT_SCALE": "0.2"},
-    )
+FAULT_DEFINES: dict[str, dict[str, str]] = {
+    "never-process": {},
+    "wrong-quantity": {},
+    "fail-payment": {},
+    "drop-billing-message": {},
+    "duplicate-billing-message": {},
+    "late-billing-message": {"demo.late_message_delay": "4"},  # after the 3 s deadline
+    "wrong-billing-field": {},
+    "skip-webhook": {},
+    "wrong-webhook-amount": {},
+    "drop-trace-event": {},
+    "duplicate-trace-event": {},
+    "swap-trace-events": {},
+    "stop-mid-chain": {},
+    "slow-trace-step": {"demo.slow_step_delay": "5"},  # after the 4.5 s deadline
+}
+FaultRuns = dict[str, "Future[dict[str, Outcome]]"]
+
+
+@pytest.fixture(scope="module")
+def fault_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultRuns]:
+    """One behave run per fault switch, all started at once (they mostly wait)."""
+    # Failing waits run out their deadlines: 30 % of them keeps the runs short, and still
+    # leaves a healthy order, queued behind the previous scenario's, room to ship.
+    with ThreadPoolExecutor(4) as pool:
+        yield {
+            fault: pool.submit(
+                run_behave,
+                tmp_path_factory.mktemp(fault),
+                defines={"demo.faults": fault, **defines},
+                environment={"ASYNCBDD_TIMEOUT_SCALE": "0.3"},
+            )
+            for fault, defines in FAULT_DEFINES.items()
+        }
 
 
 def test_every_demo_scenario_passes_against_the_healthy_service(
@@ -134,18 +172,18 @@ def test_every_demo_scenario_passes_against_the_healthy_service(
     assert failed(healthy) == set(), {name: healthy[name].report for name in failed(healthy)}
 
 
-def test_an_order_never_processed_fails_every_scenario(tmp_path: Path) -> None:
+def test_an_order_never_processed_fails_every_scenario(fault_runs: FaultRuns) -> None:
     """never-process: no order row appears, so every scenario about the order fails."""
-    outcomes = run_with_fault(tmp_path, "never-process")
+    outcomes = fault_runs["never-process"].result()
     assert failed(outcomes) == ALL_SCENARIOS - {ON_THE_TOPIC}  # it checks only the topic
     assert "last value:  None" in outcomes[PENDING].report
     assert "values seen:" in outcomes[PENDING].report
     assert "No row changed" in outcomes[STOCK_100_TO_97].report
 
 
-def test_a_wrong_quantity_fails_exactly_the_stock_scenarios(tmp_path: Path) -> None:
+def test_a_wrong_quantity_fails_exactly_the_stock_scenarios(fault_runs: FaultRuns) -> None:
     """wrong-quantity: the stock scenarios fail with the unexpected diff; the rest pass."""
-    outcomes = run_with_fault(tmp_path, "wrong-quantity")
+    outcomes = fault_runs["wrong-quantity"].result()
     assert failed(outcomes) == {STOCK_100_TO_97, ONE_ROW_CHANGES, INVENTORY_MESSAGE, KAFKA_STOCK}
     assert "quantity_change: expected -3, got -4" in outcomes[INVENTORY_MESSAGE].report
     assert "missing: quantity 100 -> 97 (actual: 100 -> 96)" in outcomes[STOCK_100_TO_97].report
@@ -154,46 +192,100 @@ def test_a_wrong_quantity_fails_exactly_the_stock_scenarios(tmp_path: Path) -> N
     )
 
 
-def test_a_failed_payment_fails_every_scenario_past_pending(tmp_path: Path) -> None:
-    """fail-payment: only "pending" passes; "but never failed" stops at once, naming it."""
-    outcomes = run_with_fault(tmp_path, "fail-payment")
-    assert failed(outcomes) == ALL_SCENARIOS - {PENDING, UNPAID_BILLS_NOBODY, ON_THE_TOPIC}
+def test_a_failed_payment_fails_every_scenario_past_pending(fault_runs: FaultRuns) -> None:
+    """fail-payment: only "pending" and the unpaid scenarios pass; "but never failed" stops."""
+    outcomes = fault_runs["fail-payment"].result()
+    assert failed(outcomes) == ALL_SCENARIOS - {PENDING, ON_THE_TOPIC} - NEGATIVE_ABOUT_UNPAID
     assert "the billing queue received 0 of 1" in outcomes[EACH_QUEUE].report
     assert "it reached a state it must never reach: 'failed'" in outcomes[SHIPS].report
     assert "'failed'" in outcomes[NEVER_INSTANT].report
     assert "No row changed" in outcomes[STOCK_100_TO_97].report
 
 
-def test_a_dropped_billing_message_fails_every_scenario_that_expects_it(tmp_path: Path) -> None:
+def test_a_dropped_billing_message_fails_every_scenario_that_expects_it(
+    fault_runs: FaultRuns,
+) -> None:
     """drop-billing-message: the scenarios reading billing fail, showing nothing arrived."""
-    outcomes = run_with_fault(tmp_path, "drop-billing-message")
+    outcomes = fault_runs["drop-billing-message"].result()
     assert failed(outcomes) == {EACH_QUEUE, BILLING_MESSAGE, KAFKA_BILLED}
     report = outcomes[EACH_QUEUE].report
     assert "Failed because the deadline passed: the billing queue received 0 of 1." in report
     assert "received:  no message of this scenario" in report
 
 
-def test_a_duplicated_billing_message_fails_exactly_one(tmp_path: Path) -> None:
+def test_a_duplicated_billing_message_fails_exactly_one(fault_runs: FaultRuns) -> None:
     """duplicate-billing-message: "receives 1 message" fails; "a message with" still holds."""
-    outcomes = run_with_fault(tmp_path, "duplicate-billing-message")
+    outcomes = fault_runs["duplicate-billing-message"].result()
     assert failed(outcomes) == {EACH_QUEUE}
     assert "the billing queue received 2, more than the 1 expected" in (outcomes[EACH_QUEUE].report)
 
 
-def test_a_billing_message_sent_after_the_deadline_fails(tmp_path: Path) -> None:
-    """late-billing-message: sent after the (scaled, 2 s) deadline, it counts for nobody."""
-    outcomes = run_with_fault(
-        tmp_path, "late-billing-message", defines={"demo.late_message_delay": "3"}
-    )
+def test_a_billing_message_sent_after_the_deadline_fails(fault_runs: FaultRuns) -> None:
+    """late-billing-message: sent after the (scaled, 3 s) deadline, it counts for nobody."""
+    outcomes = fault_runs["late-billing-message"].result()
     assert failed(outcomes) == {EACH_QUEUE, BILLING_MESSAGE, KAFKA_BILLED}
     assert "the billing queue received 0 of 1" in outcomes[EACH_QUEUE].report
 
 
-def test_a_wrong_billing_field_is_shown_with_expected_and_actual(tmp_path: Path) -> None:
+def test_a_wrong_billing_field_is_shown_with_expected_and_actual(fault_runs: FaultRuns) -> None:
     """wrong-billing-field: the amount in cents fails the content scenarios, naming it."""
-    outcomes = run_with_fault(tmp_path, "wrong-billing-field")
+    outcomes = fault_runs["wrong-billing-field"].result()
     assert failed(outcomes) == {BILLING_MESSAGE, KAFKA_BILLED}
     assert "amount: expected 99.99, got 9999" in outcomes[BILLING_MESSAGE].report
+
+
+def test_a_skipped_webhook_fails_the_webhook_scenarios(fault_runs: FaultRuns) -> None:
+    """skip-webhook: the receivers get nothing, and say so."""
+    outcomes = fault_runs["skip-webhook"].result()
+    assert failed(outcomes) == {WEBHOOK_CALLED, WEBHOOK_RETRIED}
+    assert 'the "payment-complete" webhook received 0 of 1' in outcomes[WEBHOOK_CALLED].report
+
+
+def test_a_wrong_webhook_amount_is_shown_with_expected_and_actual(fault_runs: FaultRuns) -> None:
+    """wrong-webhook-amount: the call arrives, and its amount is named as wrong."""
+    outcomes = fault_runs["wrong-webhook-amount"].result()
+    assert failed(outcomes) == {WEBHOOK_CALLED, WEBHOOK_RETRIED}
+    assert "amount: expected 99.99, got 9999" in outcomes[WEBHOOK_CALLED].report
+
+
+def test_a_dropped_trace_event_is_marked_missing(fault_runs: FaultRuns) -> None:
+    """drop-trace-event: the full chain fails, marking inventory.reserved as missing."""
+    outcomes = fault_runs["drop-trace-event"].result()
+    assert failed(outcomes) == {FULL_CHAIN}
+    assert "4 inventory.reserved  <- missing" in outcomes[FULL_CHAIN].report
+
+
+def test_a_duplicated_trace_event_fails_exactness(fault_runs: FaultRuns) -> None:
+    """duplicate-trace-event: the exact chain and "exactly once" fail, marking the duplicate."""
+    outcomes = fault_runs["duplicate-trace-event"].result()
+    assert failed(outcomes) == {FULL_CHAIN, CHAIN_LINKS}
+    assert "<- duplicate" in outcomes[FULL_CHAIN].report
+    assert "<- duplicate" in outcomes[CHAIN_LINKS].report
+
+
+def test_swapped_trace_events_fail_the_order(fault_runs: FaultRuns) -> None:
+    """swap-trace-events: all events are there, out of order; the chain fails at once."""
+    outcomes = fault_runs["swap-trace-events"].result()
+    assert failed(outcomes) == {FULL_CHAIN}
+    assert (
+        "the events are out of order: inventory.reserved (#3) came before payment.completed (#4)"
+        in outcomes[FULL_CHAIN].report
+    )
+
+
+def test_a_chain_stopped_midway_fails_everything_after_payment(fault_runs: FaultRuns) -> None:
+    """stop-mid-chain: the order stays paid; the chain shows what is missing."""
+    outcomes = fault_runs["stop-mid-chain"].result()
+    assert FULL_CHAIN in failed(outcomes)
+    assert failed(outcomes) == ALL_SCENARIOS - {PENDING, ON_THE_TOPIC} - NEGATIVE_ABOUT_UNPAID
+    assert "4 inventory.reserved  <- missing" in outcomes[FULL_CHAIN].report
+
+
+def test_a_trace_step_past_the_deadline_fails(fault_runs: FaultRuns) -> None:
+    """slow-trace-step: notification.sent comes after the (scaled, 4.5 s) deadline."""
+    outcomes = fault_runs["slow-trace-step"].result()
+    assert failed(outcomes) == {FULL_CHAIN, CHAIN_LINKS}
+    assert "6 notification.sent  <- missing" in outcomes[FULL_CHAIN].report
 
 
 MUST_FAIL_DIAGNOSTICS = {

@@ -1,0 +1,29 @@
+Feature: Every order leaves a complete, ordered trace
+  Each service records what it did for an order, under the order's correlation id. The
+  steps wait until the chain they name is complete, then check its order by position,
+  not mere presence, and show a timeline of what happened when it is wrong.
+
+  Background:
+    Given product "prod-789" has 100 in stock
+
+  Scenario: A paid order goes through every step, in order
+    When a customer orders 3 of product "prod-789" for 99.99
+    Then within 15 seconds the trace for this order contains exactly, in order:
+      | event_type             |
+      | order.created          |
+      | payment.initiated      |
+      | payment.completed      |
+      | inventory.reserved     |
+      | shipping.label_created |
+      | notification.sent      |
+
+  Scenario: Payment completes once, before shipping, and the customer hears soon after
+    When a customer orders 1 of product "prod-789"
+    Then within 15 seconds "payment.completed" occurs before "shipping.label_created"
+    And "payment.completed" occurs exactly once
+    And "notification.sent" occurs within 2 seconds after "payment.completed"
+
+  Scenario: A declined order never completes a payment
+    When a customer orders 500 of product "prod-789"
+    Then within 10 seconds the order status is "failed"
+    And the trace for this order has no "payment.completed" event within 500 ms
