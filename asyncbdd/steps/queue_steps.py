@@ -36,7 +36,7 @@ import parse
 from behave import register_type, then, when
 
 from asyncbdd.errors import InvalidInput
-from asyncbdd.matching import parse_json_document, parse_value
+from asyncbdd.matching import parse_value
 from asyncbdd.queues import (
     MessageMatcher,
     check_last_message,
@@ -47,7 +47,7 @@ from asyncbdd.queues import (
 )
 from asyncbdd.scenario import current_scenario
 from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration} and co.)
-from asyncbdd.steps.step_text import step_text
+from asyncbdd.steps.step_text import json_doc_string, step_text, table_cells
 
 _ALIAS = r'(?:"[^"]+"|[\w.-]+)'
 
@@ -160,26 +160,30 @@ def step_receives_with(context: Any, queue: str, kind: str) -> None:
 )
 def step_within_receives_containing(context: Any, timeout: float, queue: str, kind: str) -> None:
     """A message whose JSON body contains the doc string's document arrives within ``timeout``."""
-    matcher = MessageMatcher(body=_document(context))
+    matcher = MessageMatcher(body=json_doc_string(context))
     expect_message(queue, matcher, timeout=timeout, description=step_text(context))
 
 
 @then("the {queue:QueueName} {kind:QueueWord} receives a message containing:")
 def step_receives_containing(context: Any, queue: str, kind: str) -> None:
     """A message whose JSON body contains the doc string's document arrives."""
-    expect_message(queue, MessageMatcher(body=_document(context)), description=step_text(context))
+    expect_message(
+        queue, MessageMatcher(body=json_doc_string(context)), description=step_text(context)
+    )
 
 
 @then("the message's JSON body contains:")
 def step_message_body_contains(context: Any) -> None:
     """The last matched message's body contains the document (extra fields allowed)."""
-    check_last_message(MessageMatcher(body=_document(context)), description=step_text(context))
+    check_last_message(
+        MessageMatcher(body=json_doc_string(context)), description=step_text(context)
+    )
 
 
 @then("the message's JSON body is:")
 def step_message_body_is(context: Any) -> None:
     """The last matched message's body is exactly the document."""
-    matcher = MessageMatcher(body=_document(context), exact_body=True)
+    matcher = MessageMatcher(body=json_doc_string(context), exact_body=True)
     check_last_message(matcher, description=step_text(context))
 
 
@@ -208,20 +212,20 @@ def step_message_attribute(context: Any, kind: str, name: str, value: object) ->
 @when('"{queue}" is published with:')
 def step_publish(context: Any, queue: str) -> None:
     """Publish the doc string (JSON, placeholders expanded) to the topic or queue."""
-    send_message(queue, _document(context))
+    send_message(queue, json_doc_string(context))
 
 
 @when('"{queue}" is published with key {key:Value}:')
 def step_publish_with_key(context: Any, queue: str, key: object) -> None:
     """Publish the doc string with a Kafka key (placeholders expanded in both)."""
     state = current_scenario()
-    send_message(queue, _document(context), key=state.expand(str(key)))
+    send_message(queue, json_doc_string(context), key=state.expand(str(key)))
 
 
 @when('"{queue}" is published with headers "{headers}":')
 def step_publish_with_headers(context: Any, queue: str, headers: str) -> None:
     """Publish the doc string with Kafka headers (SQS attributes): ``"source=web, tier=2"``."""
-    send_message(queue, _document(context), attributes=_headers(headers))
+    send_message(queue, json_doc_string(context), attributes=_headers(headers))
 
 
 @when('"{queue}" is published with key {key:Value} and headers "{headers}":')
@@ -229,40 +233,24 @@ def step_publish_with_key_and_headers(context: Any, queue: str, key: object, hea
     """Publish the doc string with a key and headers."""
     state = current_scenario()
     send_message(
-        queue, _document(context), key=state.expand(str(key)), attributes=_headers(headers)
+        queue, json_doc_string(context), key=state.expand(str(key)), attributes=_headers(headers)
     )
 
 
 @when("a message is sent to the {queue:QueueName} {kind:QueueWord} with:")
 def step_send(context: Any, queue: str, kind: str) -> None:
     """Send the doc string (JSON, placeholders expanded) to the queue."""
-    send_message(queue, _document(context))
+    send_message(queue, json_doc_string(context))
 
 
 # --------------------------------------------------------------------------------------
 
 
-def _document(context: Any) -> Any:
-    text = getattr(context, "text", None)
-    if text is None:
-        raise InvalidInput(
-            f"The step {step_text(context) or ''!r} needs a JSON doc string below it "
-            '(between lines of """).'
-        )
-    what = f"the doc string of step {step_text(context) or ''!r}"
-    return parse_json_document(current_scenario().expand(text), what)
-
-
 def _table(context: Any) -> MessageMatcher:
-    table = getattr(context, "table", None)
-    if table is None:
-        raise InvalidInput(
-            f"The step {step_text(context) or ''!r} needs a table below it: "
-            "| field | value | rows for the JSON body, or | attribute | value | rows."
-        )
-    state = current_scenario()
-    rows = [[state.expand(cell) for cell in row.cells] for row in table.rows]
-    return MessageMatcher.from_table(table.headings, rows)
+    headings, rows = table_cells(
+        context, "| field | value | rows for the JSON body, or | attribute | value | rows"
+    )
+    return MessageMatcher.from_table(headings, rows)
 
 
 def _headers(text: str) -> dict[str, str]:

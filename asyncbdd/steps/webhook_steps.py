@@ -32,11 +32,10 @@ from typing import Any
 import parse
 from behave import given, register_type, then
 
-from asyncbdd.errors import InvalidInput
-from asyncbdd.matching import parse_json_document, parse_value
+from asyncbdd.matching import parse_value
 from asyncbdd.scenario import current_scenario
 from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration} and co.)
-from asyncbdd.steps.step_text import step_text
+from asyncbdd.steps.step_text import json_doc_string, step_text, table_cells
 from asyncbdd.webhooks import (
     CallMatcher,
     check_call,
@@ -144,14 +143,14 @@ def step_no_call(context: Any, name: str, window: float) -> None:
 @then("the {nth:Ordinal} call's JSON body contains:")
 def step_call_body_contains(context: Any, nth: int | None = None) -> None:
     """The call's JSON body contains the doc string's document (extra fields allowed)."""
-    check_call(CallMatcher(body=_document(context)), nth, description=step_text(context))
+    check_call(CallMatcher(body=json_doc_string(context)), nth, description=step_text(context))
 
 
 @then("the call's JSON body is:")
 @then("the {nth:Ordinal} call's JSON body is:")
 def step_call_body_is(context: Any, nth: int | None = None) -> None:
     """The call's JSON body is exactly the doc string's document."""
-    matcher = CallMatcher(body=_document(context), exact_body=True)
+    matcher = CallMatcher(body=json_doc_string(context), exact_body=True)
     check_call(matcher, nth, description=step_text(context))
 
 
@@ -180,27 +179,12 @@ def step_call_signed(context: Any, nth: int | None = None) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def _document(context: Any) -> Any:
-    text = getattr(context, "text", None)
-    if text is None:
-        raise InvalidInput(
-            f"The step {step_text(context) or ''!r} needs a JSON doc string below it "
-            '(between lines of """).'
-        )
-    what = f"the doc string of step {step_text(context) or ''!r}"
-    return parse_json_document(current_scenario().expand(text), what)
-
-
 def _table(context: Any) -> CallMatcher:
-    table = getattr(context, "table", None)
-    if table is None:
-        raise InvalidInput(
-            f"The step {step_text(context) or ''!r} needs a table below it: | field | value | "
-            "rows for the JSON body, | header | value | or | query | value | rows."
-        )
-    state = current_scenario()
-    rows = [[state.expand(cell) for cell in row.cells] for row in table.rows]
-    return CallMatcher.from_table(table.headings, rows)
+    headings, rows = table_cells(
+        context,
+        "| field | value | rows for the JSON body, | header | value | or | query | value | rows",
+    )
+    return CallMatcher.from_table(headings, rows)
 
 
 def _expanded_text(value: object) -> str:
