@@ -1,7 +1,8 @@
 Feature: Every order leaves a complete, ordered trace
   Each service records what it did for an order, under the order's correlation id. The
   steps wait until the chain they name is complete, then check its order by position,
-  not mere presence, and show a timeline of what happened when it is wrong.
+  not mere presence, and show a timeline of what happened when it is wrong. A chain may
+  cross channels: the HTTP answer, the trace, the webhook call and the queue message.
 
   Background:
     Given product "prod-789" has 100 in stock
@@ -22,6 +23,17 @@ Feature: Every order leaves a complete, ordered trace
     Then within 15 seconds "payment.completed" occurs before "shipping.label_created"
     And "payment.completed" occurs exactly once
     And "notification.sent" occurs within 2 seconds after "payment.completed"
+
+  Scenario: An accepted order is paid, then the shop is called, then it ships
+    Given a webhook receiver "payment-complete"
+    And the order service calls the "payment-complete" webhook on "payment.completed"
+    When a customer orders 2 of product "prod-789" for 19.90
+    Then within 15 seconds these happen in order:
+      | channel | event             |
+      | http    | order accepted    |
+      | trace   | payment.completed |
+      | webhook | payment-complete  |
+      | queue   | shipping          |
 
   Scenario: A declined order never completes a payment
     When a customer orders 500 of product "prod-789"

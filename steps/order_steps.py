@@ -1,8 +1,10 @@
 """The demo's own phrases: how a customer and the warehouse act on the order service.
 
 Each step drives the service only through its HTTP API, as a real client would, and
-records what later steps refer to (the order id) in the scenario's values. A webhook
-registration lasts as long as the scenario that made it.
+records what later steps refer to (the order id) in the scenario's values. An accepted
+order is also recorded as the evidence "order accepted" on channel ``http``, so that a
+check across channels can place it ("these happen in order"). A webhook registration
+lasts as long as the scenario that made it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from behave import given, when
 
 from asyncbdd.scenario import current_scenario
+from asyncbdd.traces import record_evidence
 from asyncbdd.webhooks import webhook_url
 
 
@@ -58,6 +61,7 @@ def _place_order(context: Any, order: dict[str, Any]) -> None:
     body = {**order, "correlation_id": scenario.correlation_id}
     accepted = _call(context, "POST", "/api/orders", body)
     scenario.values["order_id"] = accepted["order_id"]
+    record_evidence("http", "order accepted", attributes=accepted)
 
 
 def _call(context: Any, method: str, path: str, body: dict[str, Any] | None) -> Any:

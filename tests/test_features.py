@@ -49,6 +49,7 @@ UNPAID_NO_WEBHOOK = "An order that cannot be paid calls no webhook"
 FULL_CHAIN = "A paid order goes through every step, in order"
 CHAIN_LINKS = "Payment completes once, before shipping, and the customer hears soon after"
 DECLINED_NO_PAYMENT = "A declined order never completes a payment"
+ACROSS_CHANNELS = "An accepted order is paid, then the shop is called, then it ships"
 ALL_SCENARIOS = {
     PENDING,
     SHIPS,
@@ -70,6 +71,7 @@ ALL_SCENARIOS = {
     FULL_CHAIN,
     CHAIN_LINKS,
     DECLINED_NO_PAYMENT,
+    ACROSS_CHANNELS,
 }
 NEGATIVE_ABOUT_UNPAID = {UNPAID_BILLS_NOBODY, UNPAID_NO_WEBHOOK, DECLINED_NO_PAYMENT}
 
@@ -235,10 +237,13 @@ def test_a_wrong_billing_field_is_shown_with_expected_and_actual(fault_runs: Fau
 
 
 def test_a_skipped_webhook_fails_the_webhook_scenarios(fault_runs: FaultRuns) -> None:
-    """skip-webhook: the receivers get nothing, and say so."""
+    """skip-webhook: the receivers get nothing, and say so; so does the chain across channels."""
     outcomes = fault_runs["skip-webhook"].result()
-    assert failed(outcomes) == {WEBHOOK_CALLED, WEBHOOK_RETRIED}
+    assert failed(outcomes) == {WEBHOOK_CALLED, WEBHOOK_RETRIED, ACROSS_CHANNELS}
     assert 'the "payment-complete" webhook received 0 of 1' in outcomes[WEBHOOK_CALLED].report
+    report = outcomes[ACROSS_CHANNELS].report
+    assert "call to payment-complete is not in the trace" in report
+    assert "3 call to payment-complete  <- missing" in report
 
 
 def test_a_wrong_webhook_amount_is_shown_with_expected_and_actual(fault_runs: FaultRuns) -> None:
@@ -383,6 +388,16 @@ MUST_FAIL_DIAGNOSTICS = {
     ],
     "The message before any message is named": [
         "No message has been received in this scenario yet",
+    ],
+    "Events across channels out of order fail at once, with their timeline": [
+        "Failed because the events are out of order: message on shipping (at +",
+        "came after payment.completed (at +",
+        "all 4 expected events were in the trace, so it was checked at once",
+        "timeline (by timestamp):",
+        "http     order accepted",
+        "webhook  call to payment-complete",
+        "queue    message on shipping",
+        "<- out of order",
     ],
 }
 

@@ -75,6 +75,8 @@ THEN_PHRASES = [
     'within 15 seconds in the trace for this order "payment.completed" occurs exactly once',
     'the trace for this order has no "payment.failed" event within 2 seconds',
     'no "payment.failed" event occurs within 2 seconds',
+    "within 10 seconds these happen in order:",
+    "these happen in order:",
 ]
 WHEN_PHRASES = [
     '"order.created" is published with:',

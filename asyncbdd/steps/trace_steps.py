@@ -13,11 +13,22 @@
     Then "payment.completed" occurs exactly once
     Then the trace for this order has no "payment.failed" event within 2 seconds
     Then no "payment.failed" event occurs within 2 seconds
+    Then within 10 seconds these happen in order:
+      | channel | event             |
+      | http    | order accepted    |
+      | trace   | payment.completed |
+      | webhook | payment-complete  |
+      | queue   | shipping          |
 
 Steps that name no trace use the only one registered; each may start with
 ``within <duration>`` (the deadline; default: setting ``asyncbdd.timeout``) and, but for
 the chain steps, name the trace with ``in <trace>``. Traces are named in Python or by
 setting ``asyncbdd.traces.table`` (:mod:`asyncbdd.traces.names`).
+
+"These happen in order" crosses channels (:mod:`asyncbdd.traces.evidence`): each row
+names a channel -- ``trace`` (an event type), ``webhook`` (a receiver), ``queue`` or
+``topic`` (an alias), or a kind a step recorded with ``record_evidence`` (``http``) --
+and what happened on it.
 """
 
 from __future__ import annotations
@@ -29,16 +40,18 @@ from behave import register_type, then
 
 from asyncbdd.errors import InvalidInput
 from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration} and co.)
-from asyncbdd.steps.step_text import step_text
+from asyncbdd.steps.step_text import step_text, table_cells
 from asyncbdd.traces import (
     expect_before,
     expect_chain,
+    expect_evidence_in_order,
     expect_exactly_once,
     expect_no_event,
     expect_within_after,
 )
 
 _HEADINGS = ("event_type", "event")
+_EVIDENCE_HEADINGS = ["channel", "event"]
 
 
 @parse.with_pattern(r'[^"]+')
@@ -164,7 +177,34 @@ def step_no_event_occurs(context: Any, event: str, window: float) -> None:
     expect_no_event(event, within=window, description=step_text(context))
 
 
+# Across channels -----------------------------------------------------------------------
+
+
+@then("within {timeout:Duration} these happen in order:")
+def step_within_these_happen_in_order(context: Any, timeout: float) -> None:
+    """The table's events, each on its channel, all happen within ``timeout``, in order."""
+    expect_evidence_in_order(_evidence(context), timeout=timeout, description=step_text(context))
+
+
+@then("these happen in order:")
+def step_these_happen_in_order(context: Any) -> None:
+    """The table's events, each on its channel, happen in order, within the default timeout."""
+    expect_evidence_in_order(_evidence(context), description=step_text(context))
+
+
 # --------------------------------------------------------------------------------------
+
+
+def _evidence(context: Any) -> list[tuple[str, str]]:
+    headings, rows = table_cells(context, "| channel | event |, one event a row")
+    if [heading.strip().lower() for heading in headings] != _EVIDENCE_HEADINGS:
+        raise InvalidInput(
+            "A table of events across channels has two columns, | channel | event |, with "
+            f"one event a row; this one has | {' | '.join(headings)} |."
+        )
+    if not rows:
+        raise InvalidInput("The table of expected events is empty; list one event a row.")
+    return [(row[0], row[1]) for row in rows]
 
 
 def _events(context: Any) -> list[str]:

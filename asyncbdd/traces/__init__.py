@@ -15,10 +15,19 @@ its trace is its own. Name the store once::
     expect_exactly_once("payment.completed")
     expect_no_event("payment.failed", within=2)
 
+A chain may cross channels: an HTTP answer a step recorded, trace events, webhook calls
+and queue messages, ordered by time in one trace (:mod:`.evidence`)::
+
+    record_evidence("http", "order accepted")
+    expect_evidence_in_order(
+        [("http", "order accepted"), ("trace", "payment.completed"), ("queue", "shipping")]
+    )
+
 Modules: :mod:`.event` (one event), :mod:`.store` (the store interface), :mod:`.sql`,
 :mod:`.kafka`, :mod:`.http` and, with the ``otel`` extra, :mod:`.otel` (the stores),
 :mod:`.names` (trace names), :mod:`.trace` (ordering), :mod:`.expectations` (what a
-check asserts), :mod:`.timeline` (the failure's timeline), :mod:`.checks` (the waits).
+check asserts), :mod:`.timeline` (the failure's timeline), :mod:`.checks` (the waits),
+:mod:`.evidence` (the scenario's evidence across channels).
 """
 
 from asyncbdd.traces.checks import (
@@ -32,6 +41,13 @@ from asyncbdd.traces.checks import (
     watch_trace,
 )
 from asyncbdd.traces.event import TraceEvent, make_event
+from asyncbdd.traces.evidence import (
+    EvidenceStore,
+    evidence_type,
+    expect_evidence_in_order,
+    record_evidence,
+    recorded_evidence,
+)
 from asyncbdd.traces.expectations import (
     Absent,
     Before,
@@ -60,6 +76,7 @@ __all__ = [
     "TRACE_STORES",
     "Absent",
     "Before",
+    "EvidenceStore",
     "ExactlyOnce",
     "HttpTraceStore",
     "InOrder",
@@ -74,14 +91,18 @@ __all__ = [
     "TraceTarget",
     "Verdict",
     "WithinAfter",
+    "evidence_type",
     "expect_before",
     "expect_chain",
+    "expect_evidence_in_order",
     "expect_exactly_once",
     "expect_no_event",
     "expect_within_after",
     "make_event",
     "order_events",
     "read_trace",
+    "record_evidence",
+    "recorded_evidence",
     "register_trace_store",
     "render_timeline",
     "resolve_trace",

@@ -10,8 +10,8 @@
                                                                      5 notification.sent  <- missing
 
 Times are relative to the trace's earliest timestamp (``?`` where an event has none);
-``#n`` is the sequence number. Marks say what is wrong with an event; ``<- missing`` marks
-an expected event the trace does not have.
+``#n`` is the sequence number, a column left out when no event has one. Marks say what is
+wrong with an event; ``<- missing`` marks an expected event the trace does not have.
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ _GAP = "   "
 def render_timeline(trace: Trace, verdict: Verdict, expected: Sequence[str]) -> list[str]:
     """The timeline of ``trace`` with ``verdict``'s marks, and ``expected`` beside it."""
     header = f"timeline (by {trace.order_by}):"
-    left = [_event_cells(trace, index, verdict) for index in range(min(len(trace), MAX_ROWS))]
+    numbered = any(event.sequence is not None for event in trace.events)
+    left = [
+        _event_cells(trace, index, verdict, numbered) for index in range(min(len(trace), MAX_ROWS))
+    ]
     widths = [max((len(row[column]) for row in left), default=0) for column in range(5)]
     rendered = [_join(row, widths) for row in left]
     if not trace.events:
@@ -51,13 +54,14 @@ def render_timeline(trace: Trace, verdict: Verdict, expected: Sequence[str]) -> 
     return lines
 
 
-def _event_cells(trace: Trace, index: int, verdict: Verdict) -> list[str]:
+def _event_cells(trace: Trace, index: int, verdict: Verdict, numbered: bool) -> list[str]:
     event = trace.events[index]
     offset = trace.offset_ms(index)
     mark = verdict.marks.get(index)
+    sequence = "#?" if event.sequence is None else f"#{event.sequence}"
     return [
         "?" if offset is None else f"+{offset:,.0f} ms",
-        "#?" if event.sequence is None else f"#{event.sequence}",
+        sequence if numbered else "",
         event.service or "-",
         event.type,
         f"<- {mark}" if mark else "",
@@ -66,8 +70,9 @@ def _event_cells(trace: Trace, index: int, verdict: Verdict) -> list[str]:
 
 def _join(cells: list[str], widths: list[int]) -> str:
     time, sequence, service, kind, mark = cells
+    numbered = f"{sequence.ljust(widths[1])}  " if widths[1] else ""
     text = (
-        f"{time.rjust(widths[0])}  {sequence.ljust(widths[1])}  {service.ljust(widths[2])}  "
+        f"{time.rjust(widths[0])}  {numbered}{service.ljust(widths[2])}  "
         f"{kind.ljust(widths[3])}  {mark.ljust(widths[4])}"
     )
     return text.rstrip()

@@ -131,3 +131,14 @@ Feature: Every asyncbdd step fails, and says why, when the system does not behav
       """
       {"order_id": "ord-1"}
       """
+
+  Scenario: Events across channels out of order fail at once, with their timeline
+    Given a webhook receiver "payment-complete"
+    And the order service calls the "payment-complete" webhook on "payment.completed"
+    When a customer orders 1 of product "prod-789"
+    Then within 10 seconds these happen in order:
+      | channel | event             |
+      | http    | order accepted    |
+      | queue   | shipping          |
+      | trace   | payment.completed |
+      | webhook | payment-complete  |
