@@ -24,7 +24,6 @@ uniquely for the run): correlation ids, not fresh queues, keep scenarios apart.
 
 from __future__ import annotations
 
-import contextlib
 import random
 import statistics
 import subprocess
@@ -32,7 +31,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -41,12 +40,12 @@ from confluent_kafka import Producer
 from kafka import KafkaConsumer, TopicPartition
 
 import asyncbdd
-from asyncbdd.config import Settings, get_settings, set_settings
+from asyncbdd.config import Settings, get_settings
 from asyncbdd.infra.kafka_broker import EmbeddedKafka, shared_embedded_kafka
 from asyncbdd.infra.sqs_server import shared_embedded_sqs
 from asyncbdd.queues import close_readers, expect_messages, inbox, send_message
 from asyncbdd.queues.inbox import Inbox
-from bench.core import Result, percentile
+from bench.core import Result, median, p90, settings_in_force, uniform
 
 if TYPE_CHECKING:
     from types_boto3_sqs.client import SQSClient
@@ -84,7 +83,7 @@ def run(quick: bool) -> list[Result]:
     queues[KAFKA_ALIAS] = f"kafka:{rig.name_of(KAFKA_ALIAS)}"
     rig.create_topics([rig.name_of(KAFKA_ALIAS)])  # so that its reader starts at the end
     try:
-        with _settings(Settings(queues=queues)):  # built-in defaults, embedded brokers
+        with settings_in_force(Settings(queues=queues)):  # built-in defaults, embedded brokers
             _warm_up()
             results += _detection(rig, 15 if quick else 40, 4 if quick else 10)
             results += _three_queues(5 if quick else 15)
@@ -105,8 +104,8 @@ def run(quick: bool) -> list[Result]:
 def _detection(rig: _Rig, samples: int, exact_samples: int) -> list[Result]:
     results = []
     for broker, alias in (("SQS", SQS_ALIASES[0]), ("Kafka", KAFKA_ALIAS)):
-        moments = _uniform(SEED, samples, *SEND_WITHIN)
-        seed_moments = _uniform(SEED + 1, samples, *SEED_SEND_WITHIN)
+        moments = uniform(SEED, samples, *SEND_WITHIN)
+        seed_moments = uniform(SEED + 1, samples, *SEED_SEND_WITHIN)
         with ThreadPoolExecutor(len(seed_moments)) as beside:  # they sleep nearly always
             seed_waits = [
                 beside.submit(_seed_detection, rig, broker, after) for after in seed_moments
@@ -122,15 +121,15 @@ def _detection(rig: _Rig, samples: int, exact_samples: int) -> list[Result]:
         results.append(
             Result(
                 f"delay median, {broker}: exactly=False",
-                _median(delays),
+                median(delays),
                 "ms",
                 seed_name,
-                _median(seed_delays),
+                median(seed_delays),
                 "lower",
                 target=f"<= {DELAY_TARGET_MS:g} ms",
-                met=_median(delays) <= DELAY_TARGET_MS,
+                met=median(delays) <= DELAY_TARGET_MS,
                 note=f"median of {samples} waits: send returned -> expect_messages returned; "
-                f"p90 {_p90(delays):.1f} ms (seed p90 {_p90(seed_delays):.0f} ms); "
+                f"p90 {p90(delays):.1f} ms (seed p90 {p90(seed_delays):.0f} ms); "
                 f"the reader had it after {read:.1f} ms; the send call took {sends:.1f} ms",
             )
         )
@@ -139,10 +138,10 @@ def _detection(rig: _Rig, samples: int, exact_samples: int) -> list[Result]:
         results.append(
             Result(
                 f"delay median, {broker}: exactly 1",
-                _median(exact_delays),
+                median(exact_delays),
                 "ms",
                 seed_name,
-                _median(seed_delays),
+                median(seed_delays),
                 "lower",
                 note=f"median of {exact_samples} waits; includes the {1000 * grace:.0f} ms "
                 "grace window (setting asyncbdd.grace) that 'exactly' watches for an extra",
@@ -231,17 +230,17 @@ def _three_queues(samples: int) -> list[Result]:
         slowest.append(max(alone))
         summed.append(sum(alone))
     ratios = [t / s for t, s in zip(together, slowest, strict=True)]
-    value = 1000 * _median(together)
+    value = 1000 * median(together)
     return [
         Result(
             "three queues, one step: wall",
             value,
             "ms",
             "slowest single",
-            1000 * _median(slowest),
+            1000 * median(slowest),
             "lower",
             target=f"<= {CONCURRENT_TARGET:g}x slowest",
-            met=value <= CONCURRENT_TARGET * 1000 * _median(slowest),
+            met=value <= CONCURRENT_TARGET * 1000 * median(slowest),
             note=f"median of {samples}: 3 SQS queues, 1 message each sent 20-500 ms in; "
             f"per-sample ratio worst {max(ratios):.2f}x",
         ),
@@ -250,7 +249,7 @@ def _three_queues(samples: int) -> list[Result]:
             value,
             "ms",
             "sum of singles",
-            1000 * _median(summed),
+            1000 * median(summed),
             "lower",
             note="the same samples' three single-queue waits added up (draining one by one)",
         ),
@@ -426,7 +425,7 @@ def _kafka_throughput(rig: _Rig, total: int, rounds: int) -> list[Result]:
                 sending.append(feeder.seconds())
         finally:
             consumer.close()
-    ours_rate, bare_rate = total / _median(ours), total / _median(bare)
+    ours_rate, bare_rate = total / median(ours), total / median(bare)
     ratios = [b / o for o, b in zip(ours, bare, strict=True)]
     return [
         Result(
@@ -440,7 +439,7 @@ def _kafka_throughput(rig: _Rig, total: int, rounds: int) -> list[Result]:
             met=ours_rate >= THROUGHPUT_TARGET * bare_rate,
             note=f"median of {rounds} alternated rounds (ratio per round {min(ratios):.2f} to "
             f"{max(ratios):.2f}), feeder start to last message; the feeder, a librdkafka "
-            f"producer in a child process, sends {total / _median(sending):,.0f} msg/s",
+            f"producer in a child process, sends {total / median(sending):,.0f} msg/s",
         )
     ]
 
@@ -526,31 +525,31 @@ def _isolation(rig: _Rig, quick: bool) -> list[Result]:
         for message in messages
         if message.correlation_id != box.correlation_id
     )
-    seed_ms = 1000 * _median(seed)
+    seed_ms = 1000 * median(seed)
     aliases = f"{len(SQS_ALIASES)} SQS + 1 Kafka"
     return [
         Result(
             f"scenario start+end, {aliases}",
-            _median(idle_ms),
+            median(idle_ms),
             "ms",
             "seed cleanup",
             seed_ms,
             "lower",
             target=f"<= {ISOLATION_TARGET_MS:g} ms",
-            met=_median(idle_ms) <= ISOLATION_TARGET_MS,
-            note=f"median of {len(idle)} with idle readers: {1000 * _median(idle_ms):.0f} us "
+            met=median(idle_ms) <= ISOLATION_TARGET_MS,
+            note=f"median of {len(idle)} with idle readers: {1000 * median(idle_ms):.0f} us "
             f"(worst {max(idle_ms):.2f} ms); seed "
             f"cleanup: 2 s receive per queue until empty, {len(urls)} queues, {len(seed)} runs",
         ),
         Result(
             "scenario start+end, leftovers",
-            _median(busy_ms),
+            median(busy_ms),
             "ms",
             "seed cleanup",
             seed_ms,
             "lower",
             note=f"median of {len(busy)} scenarios that each leave 1 message per queue: "
-            f"{1000 * _median(busy_ms):.0f} us (worst {max(busy_ms):.2f} ms); {kept} kept by "
+            f"{1000 * median(busy_ms):.0f} us (worst {max(busy_ms):.2f} ms); {kept} kept by "
             f"their own scenario, {skipped} skipped as leftovers, {foreign} counted by the "
             "wrong scenario",
         ),
@@ -606,7 +605,7 @@ def _ready_from_cold(samples: int) -> list[Result]:
             "SQS",
             [outside for outside, _ in sqs],
             "fresh `python -c`: start -> import, EmbeddedSqs.start, list_queues answered "
-            f"(inside the child: {_median([inside for _, inside in sqs]):.2f} s)",
+            f"(inside the child: {median([inside for _, inside in sqs]):.2f} s)",
         ),
         (
             "Kafka",
@@ -615,7 +614,7 @@ def _ready_from_cold(samples: int) -> list[Result]:
             "kafka-python metadata answer",
         ),
     ):
-        value = _median(times)
+        value = median(times)
         rows.append(
             Result(
                 f"ready from cold: {name}",
@@ -816,26 +815,3 @@ _ORDER = '{{"order_id": "ord-{number}", "product_id": "p-1", "quantity": 1, "amo
 
 def _order_text(number: int) -> str:
     return _ORDER.format(number=number)
-
-
-@contextlib.contextmanager
-def _settings(settings: Settings) -> Iterator[None]:
-    previous = get_settings()
-    set_settings(settings)
-    try:
-        yield
-    finally:
-        set_settings(previous)
-
-
-def _uniform(seed: int, count: int, low: float, high: float) -> list[float]:
-    rng = random.Random(seed)
-    return [rng.uniform(low, high) for _ in range(count)]
-
-
-def _median(values: Sequence[float]) -> float:
-    return percentile(values, 0.5)
-
-
-def _p90(values: Sequence[float]) -> float:
-    return percentile(values, 0.9)

@@ -17,13 +17,12 @@ test server answers, on PostgreSQL, each in a table of the run's own:
 from __future__ import annotations
 
 import bisect
-import contextlib
 import random
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -46,10 +45,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 import asyncbdd
-from asyncbdd.config import Settings, get_settings, set_settings
+from asyncbdd.config import Settings
 from asyncbdd.database import engine_for
 from asyncbdd.traces import SqlTraceStore, TraceEvent, expect_chain
-from bench.core import Result, percentile
+from bench.core import Result, median, p90, settings_in_force
 
 __all__ = ["run"]
 
@@ -79,7 +78,7 @@ def run(quick: bool) -> list[Result]:
     samples = 10 if quick else 40
     token = uuid.uuid4().hex[:8]
     with (
-        _settings(Settings()),  # the built-in defaults, whatever the environment says
+        settings_in_force(Settings()),  # the built-in defaults, whatever the environment says
         tempfile.TemporaryDirectory(prefix="asyncbdd-bench-") as folder,
     ):
         urls = {"SQLite": f"sqlite:///{Path(folder) / 'traces.db'}"}
@@ -140,7 +139,7 @@ def _sample(table: _TraceTable, gaps: Sequence[float]) -> _Sample:
     interval, during_read = store.interval_at(committed)
     reads = [end - start for start, end in store.reads]
     return _Sample(
-        returned - committed, interval, during_read, _median(reads), max(reads), len(reads)
+        returned - committed, interval, during_read, median(reads), max(reads), len(reads)
     )
 
 
@@ -234,26 +233,26 @@ def _rows(database: str, samples: Sequence[_Sample], baseline: float) -> list[Re
     within = sum(sample.delay <= sample.interval for sample in samples)
     cycle = sum(sample.delay <= sample.interval + 2 * sample.longest_read for sample in samples)
     in_read = sum(sample.during_read for sample in samples)
-    read = _median([1000 * sample.read for sample in samples])
+    read = median([1000 * sample.read for sample in samples])
     excess = max(1000 * (sample.delay - sample.interval) for sample in samples)
     seed_name = "seed sleep(15)"
     count = len(samples)
     return [
         Result(
             f"chain of 6, {database}: delay median",
-            _median(delays),
+            median(delays),
             "ms",
             seed_name,
             1000 * baseline,
             "lower",
             note=f"median of {count} waits: last event's commit -> expect_chain returned; "
-            f"poll interval in force then: median {_median(intervals):.1f} ms "
+            f"poll interval in force then: median {median(intervals):.1f} ms "
             f"({min(intervals):.1f} to {max(intervals):.1f}); one read {read:.1f} ms "
-            f"(median), {_median([s.reads for s in samples]):.0f} reads per wait",
+            f"(median), {median([s.reads for s in samples]):.0f} reads per wait",
         ),
         Result(
             f"chain of 6, {database}: delay p90",
-            _p90(delays),
+            p90(delays),
             "ms",
             seed_name,
             1000 * baseline,
@@ -318,21 +317,3 @@ def _reachable(url: str) -> bool:
     finally:
         engine.dispose()
     return True
-
-
-@contextlib.contextmanager
-def _settings(settings: Settings) -> Iterator[None]:
-    previous = get_settings()
-    set_settings(settings)
-    try:
-        yield
-    finally:
-        set_settings(previous)
-
-
-def _median(values: Sequence[float]) -> float:
-    return percentile(values, 0.5)
-
-
-def _p90(values: Sequence[float]) -> float:
-    return percentile(values, 0.9)

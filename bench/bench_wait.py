@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from asyncbdd.config import Settings, get_settings, set_settings
+from asyncbdd.config import Settings
 from asyncbdd.errors import WaitTimeout
 from asyncbdd.wait import Fixed, IntervalStrategy, default_interval, wait_until
-from bench.core import Result, percentile
+from bench.core import Result, median, p90, settings_in_force, uniform
 
 __all__ = ["detection_delays", "probe_call_times", "run"]
 
@@ -50,9 +49,9 @@ CAPS = (0.5, 0.1)
 
 def run(quick: bool) -> list[Result]:
     """Measure every figure of this module; ``quick`` takes fewer samples (about 10 s)."""
-    fast_times = _uniform(SEED, 60 if quick else 150, 0.02, 1.0)
-    slow_times = _uniform(SEED + 1, 12 if quick else 30, 2.0, 8.0)
-    with _settings(Settings()):  # the built-in defaults, whatever the environment says
+    fast_times = uniform(SEED, 60 if quick else 150, 0.02, 1.0)
+    slow_times = uniform(SEED + 1, 12 if quick else 30, 2.0, 8.0)
+    with settings_in_force(Settings()):  # the built-in defaults, whatever the environment says
         fast = detection_delays(fast_times, workers=WORKERS)
         capped = [_default_interval_with(cap) for cap in CAPS]
         with ThreadPoolExecutor(1) as beside:  # both sleep nearly all the time: run together
@@ -68,13 +67,13 @@ def run(quick: bool) -> list[Result]:
             "T 20ms-1s",
             {name: [1000 * d for d in delays] for name, delays in fast.items()},
             "ms",
-            [("median", _median, FAST_TARGET_MS), ("p90", _p90, None)],
+            [("median", median, FAST_TARGET_MS), ("p90", p90, None)],
         ),
         *_delay_results(
             "T 2-8s",
             shares,
             "%",
-            [("median", _median, SLOW_TARGET_PERCENT), ("worst", max, SLOW_TARGET_PERCENT)],
+            [("median", median, SLOW_TARGET_PERCENT), ("worst", max, SLOW_TARGET_PERCENT)],
         ),
         *load_results,
     ]
@@ -187,28 +186,5 @@ def _probe_load(capped: Sequence[IntervalStrategy]) -> list[Result]:
 
 def _default_interval_with(max_interval: float) -> IntervalStrategy:
     """The engine's default strategy as built when ``max_interval`` is configured."""
-    with _settings(Settings(max_interval=max_interval)):
+    with settings_in_force(Settings(max_interval=max_interval)):
         return default_interval()
-
-
-@contextlib.contextmanager
-def _settings(settings: Settings) -> Iterator[None]:
-    previous = get_settings()
-    set_settings(settings)
-    try:
-        yield
-    finally:
-        set_settings(previous)
-
-
-def _uniform(seed: int, count: int, low: float, high: float) -> list[float]:
-    rng = random.Random(seed)
-    return [rng.uniform(low, high) for _ in range(count)]
-
-
-def _median(values: list[float]) -> float:
-    return percentile(values, 0.5)
-
-
-def _p90(values: list[float]) -> float:
-    return percentile(values, 0.9)

@@ -19,25 +19,23 @@ by side in one run, against what a test suite would otherwise hand-write: an
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
-import random
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import asyncbdd
-from asyncbdd.config import Settings, get_settings, set_settings
+from asyncbdd.config import Settings, get_settings
 from asyncbdd.webhooks import captures, expect_calls, stop_webhook_server, webhook_receiver
-from bench.core import Result, percentile
+from bench.core import Result, median, p90, settings_in_force, uniform
 
 __all__ = ["run"]
 
@@ -56,7 +54,7 @@ RECEIVER = "payment-complete"
 
 def run(quick: bool) -> list[Result]:
     """Measure every figure of this module: about 40 s, or 13 s with ``quick``."""
-    with _settings(Settings()), _ListServer() as seed_server:  # built-in defaults
+    with settings_in_force(Settings()), _ListServer() as seed_server:  # built-in defaults
         try:
             _warm_up()
             results = _detection(seed_server, 15 if quick else 40, 4 if quick else 10)
@@ -82,7 +80,7 @@ class _Delay:
 
 
 def _detection(seed_server: _ListServer, samples: int, exact_samples: int) -> list[Result]:
-    moments = _uniform(SEED, samples, *SEND_WITHIN)
+    moments = uniform(SEED, samples, *SEND_WITHIN)
     with ThreadPoolExecutor(2) as beside:  # the seed loops sleep nearly all the time
         seed_waits = [
             beside.submit(_seed_detection, seed_server, number, after)
@@ -101,21 +99,21 @@ def _detection(seed_server: _ListServer, samples: int, exact_samples: int) -> li
         results.append(
             Result(
                 f"delay median, {label} -> step: exactly=False",
-                _median(ours),
+                median(ours),
                 "ms",
                 seed_name,
-                _median(seed),
+                median(seed),
                 "lower",
                 target=f"<= {DELAY_TARGET_MS:g} ms" if targeted else "",
-                met=_median(ours) <= DELAY_TARGET_MS if targeted else None,
+                met=median(ours) <= DELAY_TARGET_MS if targeted else None,
                 note=f"median of {samples} waits, call sent 20-500 ms in: "
                 + (
                     "the server's record of the call (Call.received_at)"
                     if targeted
                     else "just before the client sent it (fresh connection)"
                 )
-                + f" -> expect_calls returned; p90 {_p90(ours):.2f} ms, worst {max(ours):.2f} "
-                f"ms (seed p90 {_p90(seed):.0f} ms)",
+                + f" -> expect_calls returned; p90 {p90(ours):.2f} ms, worst {max(ours):.2f} "
+                f"ms (seed p90 {p90(seed):.0f} ms)",
             )
         )
     grace = get_settings().grace
@@ -123,10 +121,10 @@ def _detection(seed_server: _ListServer, samples: int, exact_samples: int) -> li
     results.append(
         Result(
             "delay median, recorded -> step: exactly 1",
-            _median(exact_delays),
+            median(exact_delays),
             "ms",
             seed_name,
-            _median([1000 * delay.recorded for delay in baseline]),
+            median([1000 * delay.recorded for delay in baseline]),
             "lower",
             note=f"median of {exact_samples} waits; includes the {1000 * grace:.0f} ms grace "
             "window (setting asyncbdd.grace) that 'exactly' watches for an extra call",
@@ -196,10 +194,10 @@ def _throughput(total: int, rounds: int) -> list[Result]:
         for _ in range(rounds):  # alternated, so that both see the same machine
             ours.append(_flood_asyncbdd(total, mode))
             bare.append(_flood_bare(total, mode))
-        ours_rate = _median([flood.rate for flood in ours])
-        bare_rate = _median([flood.rate for flood in bare])
+        ours_rate = median([flood.rate for flood in ours])
+        bare_rate = median([flood.rate for flood in bare])
         whole = all(flood.whole(total) for flood in ours)
-        step = _median([flood.step for flood in ours])
+        step = median([flood.step for flood in ours])
         rounds_text = f"median of {rounds} rounds, " if rounds > 1 else ""
         results.append(
             Result(
@@ -427,26 +425,3 @@ _PAYMENT = {"event": "payment.completed", "order_id": "ord-1", "amount": 9.5, "s
 def _warm_up() -> None:
     """Start the capture server and import what a first call needs."""
     _detection_sample(0.0, exactly=False)
-
-
-@contextlib.contextmanager
-def _settings(settings: Settings) -> Iterator[None]:
-    previous = get_settings()
-    set_settings(settings)
-    try:
-        yield
-    finally:
-        set_settings(previous)
-
-
-def _uniform(seed: int, count: int, low: float, high: float) -> list[float]:
-    rng = random.Random(seed)
-    return [rng.uniform(low, high) for _ in range(count)]
-
-
-def _median(values: Sequence[float]) -> float:
-    return percentile(values, 0.5)
-
-
-def _p90(values: Sequence[float]) -> float:
-    return percentile(values, 0.9)

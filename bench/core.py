@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Result", "format_table", "percentile"]
+from asyncbdd.config import Settings, get_settings, set_settings
+
+__all__ = [
+    "Result",
+    "format_table",
+    "median",
+    "p90",
+    "percentile",
+    "settings_in_force",
+    "uniform",
+]
 
 Better = Literal["lower", "higher"]
 
@@ -54,6 +66,33 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[round(fraction * 100) - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    """The median of ``values``."""
+    return percentile(values, 0.5)
+
+
+def p90(values: Sequence[float]) -> float:
+    """The 90th percentile of ``values``."""
+    return percentile(values, 0.9)
+
+
+def uniform(seed: int, count: int, low: float, high: float) -> list[float]:
+    """``count`` values drawn uniformly from ``low`` to ``high``, the same for a seed."""
+    rng = random.Random(seed)
+    return [rng.uniform(low, high) for _ in range(count)]
+
+
+@contextlib.contextmanager
+def settings_in_force(settings: Settings) -> Iterator[None]:
+    """Put ``settings`` in force for the block, then restore the previous ones."""
+    previous = get_settings()
+    set_settings(settings)
+    try:
+        yield
+    finally:
+        set_settings(previous)
 
 
 def format_table(results: Sequence[Result]) -> str:
