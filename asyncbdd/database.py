@@ -8,16 +8,17 @@ database (password hidden) and what to check, instead of a traceback from the dr
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine, create_engine, make_url
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, inspect, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from asyncbdd.config import get_settings
-from asyncbdd.errors import ConfigurationError, DatabaseUnavailable, QueryFailed
+from asyncbdd.errors import ConfigurationError, DatabaseUnavailable, QueryFailed, UnknownName
 
-__all__ = ["connect", "dispose_engines", "engine_for", "safe_url"]
+__all__ = ["connect", "dispose_engines", "engine_for", "reflect_table", "safe_url"]
 
 
 def engine_for(url: str | None = None) -> Engine:
@@ -76,6 +77,30 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+def reflect_table(connection: Connection, name: str, *, if_missing: str) -> Table:
+    """The table's definition, read from the database once per engine and table.
+
+    A missing table is an :class:`~asyncbdd.errors.UnknownName` listing the database's
+    tables and views; ``if_missing`` says what the caller should check.
+    """
+    with _tables_lock:
+        table = _tables.setdefault(connection.engine, {}).get(name)
+    if table is None:
+        inspector = inspect(connection)
+        if not inspector.has_table(name):
+            raise UnknownName(
+                "table",
+                name,
+                [*inspector.get_table_names(), *inspector.get_view_names()],
+                f"Those are the tables and views of database {safe_url(connection.engine.url)}. "
+                + if_missing,
+            )
+        table = Table(name, MetaData(), autoload_with=connection)
+        with _tables_lock:
+            table = _tables[connection.engine].setdefault(name, table)
+    return table
+
+
 def safe_url(url: object) -> str:
     """Render a database URL with its password hidden."""
     try:
@@ -124,3 +149,8 @@ def _query_failed(purpose: str, engine: Engine, error: SQLAlchemyError) -> Query
         f"Could not {purpose} on database {safe_url(engine.url)}: the database "
         f"answered: {_cause(error)}. Check the query's table and column names."
     )
+
+
+_tables: weakref.WeakKeyDictionary[Engine, dict[str, Table]] = weakref.WeakKeyDictionary()
+"""Reflected tables per engine: disposing of the engines forgets them too."""
+_tables_lock = threading.Lock()

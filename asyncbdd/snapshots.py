@@ -30,17 +30,15 @@ date or time whose ISO form it is, and ``"97"`` (text) does not equal ``97``.
 
 from __future__ import annotations
 
-import threading
 import time
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, inspect, select, text
+from sqlalchemy import Connection, Table, select, text
 
-from asyncbdd.database import connect, safe_url
+from asyncbdd.database import connect, reflect_table
 from asyncbdd.durations import format_duration
 from asyncbdd.errors import ExpectationFailed, InvalidInput, UnknownName
 from asyncbdd.matching import same_value, shorten, show_value
@@ -383,10 +381,6 @@ def wait_for_no_change(
 _Records = tuple[tuple[str, ...], tuple[str, ...], list[dict[str, object]]]
 """What a read returns: key columns, captured columns (key first), and the rows."""
 
-_tables: weakref.WeakKeyDictionary[Engine, dict[str, Table]] = weakref.WeakKeyDictionary()
-"""Reflected tables per engine: disposing of the engines forgets them too."""
-_tables_lock = threading.Lock()
-
 
 def _read_table(
     source: SnapshotSource, name: str, connection: Connection, params: Mapping[str, object]
@@ -442,23 +436,9 @@ def _read_query(
 
 
 def _reflect(connection: Connection, name: str) -> Table:
-    """The table's definition, read from the database once per engine and table."""
-    with _tables_lock:
-        table = _tables.setdefault(connection.engine, {}).get(name)
-    if table is None:
-        inspector = inspect(connection)
-        if not inspector.has_table(name):
-            raise UnknownName(
-                "table",
-                name,
-                [*inspector.get_table_names(), *inspector.get_view_names()],
-                f"Those are the tables and views of database {safe_url(connection.engine.url)}. "
-                "Check the name, or create the table before capturing it.",
-            )
-        table = Table(name, MetaData(), autoload_with=connection)
-        with _tables_lock:
-            table = _tables[connection.engine].setdefault(name, table)
-    return table
+    return reflect_table(
+        connection, name, if_missing="Check the name, or create the table before capturing it."
+    )
 
 
 def _check_columns(

@@ -24,13 +24,11 @@ equal sequence numbers in the order they were written.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Mapping
 
-from sqlalchemy import Connection, Engine, RowMapping, column, inspect, select, table
+from sqlalchemy import Connection, RowMapping, column, select, table
 
-from asyncbdd.database import connect, engine_for, safe_url
+from asyncbdd.database import connect, engine_for, reflect_table, safe_url
 from asyncbdd.errors import AsyncBddError, InvalidInput, UnknownName
 from asyncbdd.traces.event import TraceEvent, make_event
 from asyncbdd.traces.store import TraceStore
@@ -131,33 +129,15 @@ def _value(row: RowMapping, name: str | None) -> object:
     return None if name is None else row[name]
 
 
-_tables: weakref.WeakKeyDictionary[Engine, dict[str, tuple[set[str], list[str]]]] = (
-    weakref.WeakKeyDictionary()
-)
-"""Per engine and table: its column names and primary key, looked up once."""
-_lock = threading.Lock()
-
-
 def _primary_key(connection: Connection, name: str, wanted: list[str]) -> list[str]:
     """The table's primary key columns, once its columns are known to include ``wanted``."""
-    with _lock:
-        known = _tables.setdefault(connection.engine, {}).get(name)
-    if known is None:
-        inspector = inspect(connection)
-        if not inspector.has_table(name):
-            raise UnknownName(
-                "table",
-                name,
-                [*inspector.get_table_names(), *inspector.get_view_names()],
-                f"Those are the tables and views of database {safe_url(connection.engine.url)}."
-                " Check the trace store's table name (setting asyncbdd.traces.table).",
-            )
-        names = {info["name"] for info in inspector.get_columns(name)}
-        key = list(inspector.get_pk_constraint(name).get("constrained_columns") or [])
-        known = (names, key)
-        with _lock:
-            _tables[connection.engine][name] = known
-    names, key = known
+    reflected = reflect_table(
+        connection,
+        name,
+        if_missing="Check the trace store's table name (setting asyncbdd.traces.table).",
+    )
+    names = set(reflected.columns.keys())
+    key = [column.name for column in reflected.primary_key.columns]
     for wanted_column in wanted:
         if wanted_column not in names:
             raise UnknownName(
