@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import Generic, NoReturn, Protocol, TypeVar
 
 from asyncbdd.durations import format_duration
-from asyncbdd.errors import WaitTimeout
+from asyncbdd.errors import InvalidInput, WaitTimeout
 
 __all__ = [
     "MAX_LISTED",
@@ -41,6 +41,7 @@ __all__ = [
     "Channel",
     "Matcher",
     "Watch",
+    "check_count",
     "expect_count",
     "expect_none",
     "ordinal",
@@ -50,6 +51,10 @@ __all__ = [
 
 MAX_LISTED = 10
 """Arrivals listed per channel in a failure; the rest are counted."""
+WAKE_EVERY = 0.25
+"""Longest a waiting thread blocks at once. A signal (Ctrl-C) that arrives just as the
+main thread starts to block, or that another thread takes, is handled by Python only when
+the main thread wakes: at the latest after this, not when the deadline has passed."""
 
 
 class Arrival(Protocol):
@@ -156,7 +161,9 @@ class Watch(Generic[A]):
             return self._interrupted() or done({k: len(m) for k, m in self.matched.items()})
 
         with self.changed:
-            self.changed.wait_for(ready, timeout=max(until - time.monotonic(), 0.0))
+            while not self.changed.wait_for(ready, timeout=_block_for(until)):
+                if time.monotonic() >= until:
+                    break
             errors = [channel.error() for channel in self.channels]
             rejections = [channel.rejection() for channel in self.channels]
         for error in errors:
@@ -224,6 +231,22 @@ class Watch(Generic[A]):
         if len(received) > MAX_LISTED:
             lines.append(f"      ... {len(received) - MAX_LISTED} more")
         return lines
+
+
+def _block_for(until: float) -> float:
+    """Seconds to block in one wait for the monotonic time ``until``: :data:`WAKE_EVERY` at most."""
+    return min(max(until - time.monotonic(), 0.0), WAKE_EVERY)
+
+
+def check_count(count: object, noun: str) -> int:
+    """``count`` if it is a number of arrivals (a whole number, 0 or more); else an
+    :class:`~asyncbdd.errors.InvalidInput` naming it and the ``noun`` counted."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise InvalidInput(
+            f"A {noun} count is a whole number, 0 or more; got {count!r}. Write e.g. 2 "
+            f"(in a step: '2 {noun}s', 'one {noun}', 'no {noun}s')."
+        )
+    return count
 
 
 def expect_count(

@@ -10,10 +10,15 @@
 Hooks the file already defines keep working: asyncbdd's part runs first on the way in
 (``before_*``) and last on the way out (``after_*``), so a team's own hooks always see a
 running scenario. Steps reach the state as ``context.asyncbdd``.
+
+When the run ends (``after_all``), everything it started is stopped and closed: queue
+readers and clients, the webhook capture server, the embedded brokers, database engines
+(:func:`end_run`). The process holds afterwards what it held before the run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from collections.abc import Callable, MutableMapping
@@ -21,9 +26,10 @@ from typing import Any
 
 from asyncbdd.config import Settings, load_settings, set_settings
 from asyncbdd.database import dispose_engines
+from asyncbdd.infra.run_scoped import stop_run_scoped_services
 from asyncbdd.scenario import end_scenario, start_scenario
 
-__all__ = ["install_hooks", "settings_from_behave"]
+__all__ = ["end_run", "install_hooks", "settings_from_behave"]
 
 
 def install_hooks(namespace: MutableMapping[str, Any]) -> None:
@@ -68,14 +74,28 @@ def _after_scenario(context: Any, scenario: Any) -> None:
 
 
 def _after_all(context: Any) -> None:
-    readers = sys.modules.get("asyncbdd.queues.inbox")  # only if queues were used
-    if readers is not None:
-        readers.close_readers()
-    webhooks = sys.modules.get("asyncbdd.webhooks.receivers")  # only if webhooks were used
-    if webhooks is not None:
-        webhooks.stop_webhook_server()
-    dispose_engines()
-    set_settings(None)
+    end_run()
+
+
+def end_run() -> None:
+    """Stop and close everything the run started, and forget the run's settings.
+
+    In order: the queue readers, the queues' clients (configured queues are forgotten,
+    so that the next run builds them for its own settings and brokers), the capture
+    server and the embedded brokers, the database engines. Every part is done even when
+    an earlier one fails (or a second Ctrl-C interrupts it); the failure is raised after.
+    behave's ``after_all`` calls it; so may a script that ran scenarios itself.
+    """
+    with contextlib.ExitStack() as stack:  # callbacks run last-pushed first, all of them
+        stack.callback(set_settings, None)
+        stack.callback(dispose_engines)
+        stack.callback(stop_run_scoped_services)
+        queues = sys.modules.get("asyncbdd.queues.aliases")  # only if queues were used
+        if queues is not None:
+            stack.callback(queues.close_queues)
+        readers = sys.modules.get("asyncbdd.queues.inbox")
+        if readers is not None:
+            stack.callback(readers.close_readers)
 
 
 _MARK = "_asyncbdd_hook"

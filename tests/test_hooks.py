@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +14,8 @@ from behave.configuration import Configuration
 from asyncbdd.config import Settings, get_settings, set_settings
 from asyncbdd.errors import AsyncBddError, ConfigurationError
 from asyncbdd.hooks import install_hooks, settings_from_behave
+from asyncbdd.infra.run_scoped import EmbeddedService, RunScoped
+from asyncbdd.queues import Correlation, Message, Queue, aliases, register_queue
 from asyncbdd.scenario import Scenario, current_scenario, end_scenario
 
 HOOK_NAMES = ["before_all", "before_scenario", "before_step", "after_scenario", "after_all"]
@@ -197,6 +199,89 @@ def test_after_all_resets_the_settings() -> None:
     namespace["before_all"](context)
     assert get_settings().timeout == 3.0
     namespace["after_all"](context)
+    assert get_settings() == Settings()
+
+
+class ClosingQueue(Queue):
+    """A queue that only counts how often it was closed; ``fails`` makes closing raise."""
+
+    def __init__(self, alias: str, *, fails: bool = False) -> None:
+        super().__init__(alias, Correlation("off"))
+        self.closed = 0
+        self.fails = fails
+
+    def describe(self) -> str:
+        return f"closing queue {self.alias!r}"
+
+    def open(self) -> None:
+        return
+
+    def receive(self, wait: float) -> list[Message]:
+        return []
+
+    def send(self, body: str, *, attributes: Mapping[str, str], key: str | None = None) -> None:
+        return
+
+    def close(self) -> None:
+        self.closed += 1
+        if self.fails:
+            raise RuntimeError(f"{self.alias} could not close")
+
+
+class FakeService(EmbeddedService):
+    """A run-scoped service that only knows whether it runs."""
+
+    def __init__(self) -> None:
+        self.up = False
+
+    @property
+    def running(self) -> bool:
+        return self.up
+
+    def start(self) -> str:
+        self.up = True
+        return "fake://service"
+
+    def stop(self) -> None:
+        self.up = False
+
+
+@pytest.fixture
+def own_queues(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test's queues only: the end of the run closes no queue of another test."""
+    monkeypatch.setattr(aliases, "_registered", {})
+    monkeypatch.setattr(aliases, "_configured", {})
+
+
+@pytest.mark.usefixtures("own_queues")
+def test_after_all_closes_the_queues_and_stops_the_run_s_services() -> None:
+    """The end of the run closes every queue and stops every run-scoped service (brokers,
+    capture server): the process holds afterwards what it held before the run."""
+    queue = ClosingQueue("billing")
+    register_queue("billing", queue)
+    service = RunScoped(FakeService).get()
+    namespace: dict[str, Any] = {}
+    install_hooks(namespace)
+    context = behave_context()
+    namespace["before_all"](context)
+    namespace["after_all"](context)
+    assert queue.closed == 1
+    assert not service.running
+
+
+@pytest.mark.usefixtures("own_queues")
+def test_after_all_finishes_the_end_of_the_run_when_a_part_fails() -> None:
+    """A queue that fails to close still lets the services stop and the settings reset;
+    its error is raised, so behave reports it."""
+    register_queue("billing", ClosingQueue("billing", fails=True))
+    service = RunScoped(FakeService).get()
+    namespace: dict[str, Any] = {}
+    install_hooks(namespace)
+    context = behave_context(behave_config({"asyncbdd.timeout": "3 s"}))
+    namespace["before_all"](context)
+    with pytest.raises(RuntimeError, match="billing could not close"):
+        namespace["after_all"](context)
+    assert not service.running
     assert get_settings() == Settings()
 
 

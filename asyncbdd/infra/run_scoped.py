@@ -1,15 +1,21 @@
-"""What every embedded service shares: context-manager use, and one instance per run."""
+"""What every embedded service shares: context-manager use, and one instance per run.
+
+A run-scoped service (the embedded SQS server, the Kafka broker, the webhook capture
+server) starts on first use and stops at the end of the run: behave's ``after_all`` calls
+:func:`stop_run_scoped_services`, and an ``atexit`` hook does it for any other caller.
+"""
 
 from __future__ import annotations
 
 import atexit
 import threading
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-__all__ = ["EmbeddedService", "RunScoped"]
+__all__ = ["EmbeddedService", "RunScoped", "stop_run_scoped_services"]
 
 S = TypeVar("S", bound="EmbeddedService")
 
@@ -51,7 +57,8 @@ class EmbeddedService(ABC):
 
 
 class RunScoped(Generic[S]):
-    """One service for the whole run: started on first use, replaced if it died, stopped at exit.
+    """One service for the whole run: started on first use, replaced if it died, stopped at
+    the end of the run (:func:`stop_run_scoped_services`) or at exit.
 
     A service that died is stopped (which releases what it left behind) before a new one
     replaces it.
@@ -62,6 +69,8 @@ class RunScoped(Generic[S]):
         self._service: S | None = None
         self._lock = threading.Lock()
         self._stops_at_exit = False
+        with _instances_lock:
+            _instances.add(self)
 
     def get(self) -> S:
         """The run's service, started if it is not running."""
@@ -84,3 +93,25 @@ class RunScoped(Generic[S]):
             service, self._service = self._service, None
         if service is not None:
             service.stop()
+
+
+def stop_run_scoped_services() -> None:
+    """Stop every run-scoped service of this process (at the end of a run).
+
+    Each starts again on its next use. Every service is stopped even when stopping
+    another one fails; the first failure is raised afterwards.
+    """
+    with _instances_lock:
+        scoped = list(_instances)
+    failure: BaseException | None = None
+    for instance in scoped:
+        try:
+            instance.stop()
+        except BaseException as error:  # the others must stop all the same
+            failure = failure or error
+    if failure is not None:
+        raise failure
+
+
+_instances: weakref.WeakSet[RunScoped[Any]] = weakref.WeakSet()
+_instances_lock = threading.Lock()

@@ -24,7 +24,14 @@ from asyncbdd.queues.base import Queue
 from asyncbdd.queues.kafka import KafkaTopic
 from asyncbdd.queues.sqs import SqsQueue
 
-__all__ = ["alias_names", "queue_from_spec", "queue_named", "register_queue", "unregister_queue"]
+__all__ = [
+    "alias_names",
+    "close_queues",
+    "queue_from_spec",
+    "queue_named",
+    "register_queue",
+    "unregister_queue",
+]
 
 HOW_TO_REGISTER = (
     "Name it in the setting asyncbdd.queues ('billing = sqs:billing', "
@@ -79,6 +86,27 @@ def queue_named(alias: str) -> Queue:
         if queue is None:
             queue = _configured[identity] = queue_from_spec(alias, spec)
         return queue
+
+
+def close_queues() -> None:
+    """Close every queue an alias named (end of a run), and forget the configured ones.
+
+    Closing releases their connections; a queue registered in Python stays registered and
+    opens again on its next use, and a configured one is built afresh, for the settings
+    and brokers in force then. Every queue is closed even when closing another one fails;
+    the first failure is raised afterwards.
+    """
+    with _lock:
+        queues = [*_registered.values(), *_configured.values()]
+        _configured.clear()
+    failure: Exception | None = None
+    for queue in queues:
+        try:
+            queue.close()
+        except Exception as error:  # the others must close all the same
+            failure = failure or error
+    if failure is not None:
+        raise failure
 
 
 def queue_from_spec(alias: str, spec: str) -> Queue:

@@ -98,6 +98,9 @@ class Queue(ABC):
     read_from_scenario_start = False
     """Whether a reader must run from the start of every scenario: true where a reader
     started later would miss what was sent before (Kafka readers start at the end)."""
+    reads_exclusively = False
+    """Whether a message one reader received is hidden from every other reader until it is
+    deleted or released (SQS): others' messages must then be given back."""
 
     def __init__(self, alias: str, correlation: Correlation | None = None) -> None:
         self.alias = alias

@@ -11,7 +11,10 @@ system under test consumes is never read). It sorts each message by correlation 
 * messages of anyone else (a parallel run sharing the queue) are listed as skipped and
   released back to the queue for their owner; the reader then pauses a moment so that
   the owner's reader gets them, and hides a message it keeps seeing a little longer each
-  time, so that one nobody takes does not keep a reader spinning.
+  time, so that one nobody takes does not keep a reader spinning. It releases them only
+  once it has read on past them (see :data:`SWEEP_LIMIT`), so that its own messages
+  behind a crowd of others' (messages of finished scenarios of another process, which no
+  reader will take) are found at once.
 
 With correlation ``off`` every message read while a scenario runs is its own, and
 whatever arrives between scenarios is deleted as a leftover.
@@ -29,6 +32,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from asyncbdd.arrivals import WAKE_EVERY
 from asyncbdd.queues.aliases import alias_names, queue_named
 from asyncbdd.queues.base import Queue
 from asyncbdd.queues.message import Message
@@ -42,6 +46,11 @@ RETRY_AFTER_ERROR = 1.0
 """Seconds a reader waits before reading again after a failed read."""
 LONGEST_HIDE = 10
 """Longest a released foreign message is hidden from our reader, in seconds."""
+SWEEP_LIMIT = 10
+"""Receives a reader makes in a row, holding the others' messages it gets meanwhile, before
+it gives them back. A queue that returns its oldest messages first (moto) would otherwise
+show it the same others' messages again and again, and ours behind them only once those
+were hidden."""
 RELEASE_PAUSE = 1.1
 """Seconds a reader pauses after giving messages back, so that their owner's reader gets
 them rather than this one again: a waiting long poll notices a message made visible again
@@ -70,9 +79,19 @@ class Inbox:
     changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
     def wait(self, ready: Callable[[], bool], seconds: float) -> bool:
-        """Block until ``ready()`` (checked under the lock) or ``seconds`` pass."""
+        """Block until ``ready()`` (checked under the lock) or ``seconds`` pass.
+
+        It wakes at least every :data:`~asyncbdd.arrivals.WAKE_EVERY` seconds, so that a
+        Ctrl-C is handled at once rather than when ``seconds`` have passed.
+        """
+        until = time.monotonic() + max(seconds, 0.0)
         with self.changed:
-            return self.changed.wait_for(ready, timeout=max(seconds, 0.0))
+            while not self.changed.wait_for(
+                ready, timeout=min(max(until - time.monotonic(), 0.0), WAKE_EVERY)
+            ):
+                if time.monotonic() >= until:
+                    return False
+            return True
 
 
 def inbox() -> Inbox:
@@ -109,6 +128,7 @@ def close_readers() -> None:
     with _lock:
         readers = list(_readers.values())
         _readers.clear()
+        _unopened.clear()  # keyed by id(): a later queue object may reuse an id
         atexit.unregister(close_readers)
     for reader in readers:
         reader.stopping.set()
@@ -126,8 +146,7 @@ class _Reader(threading.Thread):
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
-                messages = self.queue.receive(READ_WAIT)
-                released = _deliver(self.queue, messages) if messages else False
+                released = self._sweep()
                 _report(self.queue, None)
                 if released:
                     self.stopping.wait(RELEASE_PAUSE)
@@ -135,9 +154,25 @@ class _Reader(threading.Thread):
                 _report(self.queue, error)
                 self.stopping.wait(RETRY_AFTER_ERROR)
 
+    def _sweep(self) -> bool:
+        """Read until no more of others' messages come (at most :data:`SWEEP_LIMIT`
+        receives), then give those back; return whether any is visible again at once."""
+        others: list[Message] = []
+        try:
+            messages = self.queue.receive(READ_WAIT)
+            for _ in range(SWEEP_LIMIT):
+                theirs = _deliver(self.queue, messages) if messages else []
+                others += theirs
+                if not (theirs and self.queue.reads_exclusively) or self.stopping.is_set():
+                    break
+                messages = self.queue.receive(0)
+        finally:
+            visible = _give_back(self.queue, others)
+        return visible
 
-def _deliver(queue: Queue, messages: Sequence[Message]) -> bool:
-    """Sort, delete and release ``messages``; return whether any were given back."""
+
+def _deliver(queue: Queue, messages: Sequence[Message]) -> list[Message]:
+    """Sort and delete ``messages``; return those of others, for :func:`_give_back`."""
     with _lock:
         current = _current[0]
     keep: list[Message] = []
@@ -154,13 +189,8 @@ def _deliver(queue: Queue, messages: Sequence[Message]) -> bool:
         else:
             others.append(message)
     queue.delete(keep + leftovers)
-    hiding: dict[int, list[Message]] = defaultdict(list)
-    for message in others:
-        hiding[_hide_for(message)].append(message)
-    for seconds, released in hiding.items():
-        queue.release(released, seconds)
     if current is None:
-        return bool(others)
+        return others
     with current.changed:
         current.messages[queue.alias].extend(keep)
         seen = {skipped.message.message_id for skipped in current.skipped[queue.alias]}
@@ -177,7 +207,20 @@ def _deliver(queue: Queue, messages: Sequence[Message]) -> bool:
                 )
                 current.skipped[queue.alias].append(Skipped(message, why))
         current.changed.notify_all()
-    return bool(others)
+    return others
+
+
+def _give_back(queue: Queue, others: Sequence[Message]) -> bool:
+    """Release others' messages to the queue for their owners; return whether any is
+    visible again at once."""
+    if not queue.reads_exclusively:
+        return False  # every reader of a Kafka topic sees every record anyway
+    hiding: dict[int, list[Message]] = defaultdict(list)
+    for message in others:
+        hiding[_hide_for(message)].append(message)
+    for seconds, released in hiding.items():
+        queue.release(released, seconds)
+    return 0 in hiding
 
 
 def _report(queue: Queue, error: BaseException | None) -> None:

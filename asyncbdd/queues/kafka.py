@@ -85,13 +85,14 @@ class KafkaTopic(Queue):
             client_id=f"asyncbdd-{self.alias}",
         )
         self._consumer = consumer
-        self._assign(start_at_end=True)
+        self._assign(start_at_end=True, seconds=self._timeout_ms() / 1000)
 
     def receive(self, wait: float) -> list[Message]:
         consumer = self._require_consumer()
         if self._missing:
-            time.sleep(min(wait, MISSING_TOPIC_RECHECK))  # metadata is not event-driven
-            self._assign(start_at_end=False)
+            pause = min(wait, MISSING_TOPIC_RECHECK)
+            time.sleep(pause)  # metadata is not event-driven
+            self._assign(start_at_end=False, seconds=max(wait - pause, 0.0))
             if self._missing:
                 return []
         try:
@@ -143,6 +144,8 @@ class KafkaTopic(Queue):
         with self._lock:
             consumer, self._consumer = self._consumer, None
             producer, self._producer = self._producer, None
+            if self._embedded:  # the embedded broker may stop with the run: ask again
+                self._bootstrap = None
         if consumer is not None:
             consumer.close()
         if producer is not None:
@@ -153,9 +156,9 @@ class KafkaTopic(Queue):
             return f"the topic {self.topic!r} does not exist on the cluster (yet)"
         return None
 
-    def _assign(self, *, start_at_end: bool) -> None:
+    def _assign(self, *, start_at_end: bool, seconds: float) -> None:
         consumer = self._require_consumer()
-        partitions = consumer.partitions_for_topic(self.topic)
+        partitions = _partitions_for_topic(consumer, self.topic, seconds)
         self._missing = not partitions
         if self._missing:
             return
@@ -222,3 +225,24 @@ class KafkaTopic(Queue):
             f"{self.bootstrap_servers}: {error!r}. Check that the cluster runs and that "
             "asyncbdd.kafka.bootstrap_servers and asyncbdd.kafka.options are right."
         )
+
+
+def _partitions_for_topic(consumer: KafkaConsumer, topic: str, seconds: float) -> set[int]:
+    """The topic's partitions (none if it does not exist), asking the cluster for at most
+    ``seconds`` when they are not known yet.
+
+    kafka-python's ``partitions_for_topic`` asks the same question (the metadata of every
+    topic) but waits for the answer without a bound: forever once the broker is gone, so
+    that a reader waiting there could never be stopped.
+    """
+    client = consumer._client
+    cluster = client.cluster
+    partitions = cluster.partitions_for_topic(topic)
+    if partitions is None:
+        every_topic, cluster.need_all_topic_metadata = cluster.need_all_topic_metadata, True
+        try:
+            client.poll(timeout_ms=int(seconds * 1000), future=cluster.request_update())
+        finally:
+            cluster.need_all_topic_metadata = every_topic
+        partitions = cluster.partitions_for_topic(topic)
+    return set(partitions or ())

@@ -40,6 +40,7 @@ class SqsQueue(Queue):
     """
 
     kind = "SQS queue"
+    reads_exclusively = True
 
     def __init__(
         self,
@@ -55,6 +56,8 @@ class SqsQueue(Queue):
         self.url: str | None = name_or_url if "://" in name_or_url else None
         self.unwrap_sns = get_settings().sqs_unwrap_sns if unwrap_sns is None else unwrap_sns
         self._client = client
+        self._own_client = client is None
+        self._given_url = self.url
         self._endpoint: str | None = None
         self._embedded = False
         self._lock = threading.Lock()
@@ -139,6 +142,20 @@ class SqsQueue(Queue):
             request["MessageGroupId"] = key or "asyncbdd"
             request["MessageDeduplicationId"] = uuid.uuid4().hex
         self._call("send to", self.client.send_message, **request)
+
+    def close(self) -> None:
+        """Close the client this queue built (a client passed in is its owner's to close).
+
+        The next use builds a new one, and looks up the queue's URL again: the embedded
+        server that served it may have stopped with the run.
+        """
+        with self._lock:
+            client = self._client if self._own_client else None
+            if client is not None:
+                self._client = None
+                self.url, self._endpoint, self._embedded = self._given_url, None, False
+        if client is not None:
+            client.close()
 
     def _build_client(self) -> SQSClient:
         settings = get_settings()

@@ -30,6 +30,8 @@ __all__ = ["Request", "Response", "WebhookServer", "WebhookServerError", "is_loo
 
 IDLE_CONNECTION_SECONDS = 60
 """A kept-alive connection that sends nothing for this long is closed."""
+STOP_SECONDS = 5.0
+"""Longest :meth:`WebhookServer.stop` waits for the server's threads to end."""
 
 
 class WebhookServerError(AsyncBddError):
@@ -150,19 +152,21 @@ class WebhookServer(EmbeddedService):
         return self.url
 
     def stop(self) -> None:
-        """Stop serving, close the port and every open connection; a stopped server
+        """Stop serving, close the port and every open connection, and wait for the
+        threads that served them to end (at most :data:`STOP_SECONDS`); a stopped server
         stays stopped."""
         with self._lock:
             server, thread = self._server, self._thread
             self._server = self._thread = None
         if server is None:
             return
+        deadline = time.monotonic() + STOP_SECONDS
         server.stopping.set()
         server.shutdown()
         server.server_close()
-        server.close_connections()
+        server.close_connections(until=deadline)
         if thread is not None:
-            thread.join(5)
+            thread.join(max(deadline - time.monotonic(), 0.0))
 
     def __repr__(self) -> str:
         state = f"running at {self.url}" if self.running else "stopped"
@@ -188,23 +192,30 @@ class _HttpServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.owner = owner
         self.stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
+        self._connections: dict[socket.socket, threading.Thread] = {}
+        """Each open connection, and the thread serving it."""
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     def track(self, connection: socket.socket, *, open_: bool) -> None:
         with self._connections_lock:
             if open_:
-                self._connections.add(connection)
+                self._connections[connection] = threading.current_thread()
             else:
-                self._connections.discard(connection)
+                self._connections.pop(connection, None)
+        if open_ and self.stopping.is_set():  # accepted while the server was stopping
+            _shut(connection)
 
-    def close_connections(self) -> None:
+    def close_connections(self, *, until: float) -> None:
+        """Shut every open connection down, and wait until the monotonic time ``until``
+        for the threads serving them to end (a kept-alive one waits for a next request)."""
         with self._connections_lock:
-            connections = list(self._connections)
+            connections = dict(self._connections)
         for connection in connections:
-            with contextlib.suppress(OSError):  # closed by the client meanwhile
-                connection.shutdown(socket.SHUT_RDWR)
+            _shut(connection)
+        for thread in connections.values():
+            if thread is not threading.current_thread():  # stop() called by a handler
+                thread.join(max(until - time.monotonic(), 0.0))
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         error = sys.exc_info()[1]
@@ -280,6 +291,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (ConnectionError, TimeoutError):  # the client gave up waiting
             self.close_connection = True
+
+
+def _shut(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # closed by the client meanwhile
+        connection.shutdown(socket.SHUT_RDWR)
 
 
 def _read_chunked(stream: BufferedIOBase, limit: int) -> tuple[bytes, int | None]:

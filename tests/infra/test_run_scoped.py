@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from asyncbdd.infra.run_scoped import EmbeddedService, RunScoped
+import pytest
+
+from asyncbdd.infra.run_scoped import EmbeddedService, RunScoped, stop_run_scoped_services
 
 
 class FakeService(EmbeddedService):
     """A service that only counts its starts and stops; ``die()`` simulates a crash."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fails_to_stop: bool = False) -> None:
         self.up = False
         self.starts = 0
         self.stops = 0
+        self.fails_to_stop = fails_to_stop
 
     @property
     def running(self) -> bool:
@@ -25,6 +28,8 @@ class FakeService(EmbeddedService):
     def stop(self) -> None:
         self.up = False
         self.stops += 1
+        if self.fails_to_stop:
+            raise RuntimeError("the service could not stop")
 
     def die(self) -> None:
         self.up = False
@@ -70,3 +75,24 @@ def test_stop_ends_the_run_service_now_and_get_starts_another() -> None:
     second = scoped.get()
     assert second is not first
     assert second.running
+
+
+def test_stop_run_scoped_services_stops_every_one_at_the_end_of_a_run() -> None:
+    """Every run-scoped service of the process stops; each starts afresh on its next use."""
+    first, second = RunScoped(FakeService), RunScoped(FakeService)
+    services = [first.get(), second.get()]
+    stop_run_scoped_services()
+    assert [(service.running, service.stops) for service in services] == [(False, 1)] * 2
+    assert first.get() is not services[0]
+    first.stop()
+
+
+def test_stop_run_scoped_services_stops_the_others_when_one_fails() -> None:
+    """A service that fails to stop does not keep the others running; its error is raised."""
+    failing = RunScoped(lambda: FakeService(fails_to_stop=True))
+    other = RunScoped(FakeService)
+    failing.get()
+    service = other.get()
+    with pytest.raises(RuntimeError, match="could not stop"):
+        stop_run_scoped_services()
+    assert not service.running

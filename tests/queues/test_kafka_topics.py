@@ -15,8 +15,9 @@ kafka = pytest.importorskip("kafka", reason="asyncbdd reads Kafka with kafka-pyt
 import asyncbdd  # noqa: E402
 from asyncbdd.config import Settings  # noqa: E402
 from asyncbdd.errors import WaitTimeout  # noqa: E402
-from asyncbdd.infra.kafka_broker import shared_embedded_kafka  # noqa: E402
+from asyncbdd.infra.kafka_broker import EmbeddedKafka, shared_embedded_kafka  # noqa: E402
 from asyncbdd.queues import (  # noqa: E402
+    Correlation,
     KafkaTopic,
     Message,
     MessageMatcher,
@@ -167,3 +168,39 @@ def test_a_topic_built_in_python_uses_its_own_servers_and_options(uid: str) -> N
         ('{"n": 1}', "k", {"h": "v"})
     ]
     assert topic.describe() == f"Kafka topic 'orders.{uid}' at {broker}"
+
+
+def test_a_closed_topic_asks_for_the_embedded_broker_again(configure: Configure, uid: str) -> None:
+    """close() releases the clients and forgets the embedded broker's address, which may
+    change when the broker stops with the run; the next use connects again."""
+    alias = f"closing-{uid}"
+    configure({alias: f"kafka:closing.{uid}"})
+    topic = queue_named(alias)
+    assert isinstance(topic, KafkaTopic)
+    topic.open()
+    assert shared_embedded_kafka().bootstrap_servers in topic.describe()
+    topic.close()
+    assert "(embedded, not started)" in topic.describe()
+    with asyncbdd.scenario("opened again"):
+        send_message(alias, {"opened": "again"})
+        expect_messages(alias, 1)
+
+
+def test_a_reader_of_a_missing_topic_returns_when_the_broker_is_gone(uid: str) -> None:
+    """Looking for a topic that does not exist yet is bounded by the wait: with the broker
+    gone, receive() still returns (no records), so the end of a run can stop its reader."""
+    with EmbeddedKafka() as broker:
+        topic = KafkaTopic(
+            f"gone-{uid}",
+            f"gone.{uid}",
+            bootstrap_servers=broker.bootstrap_servers,
+            correlation=Correlation("off"),
+        )
+        topic.open()
+        assert topic.problems() == f"the topic 'gone.{uid}' does not exist on the cluster (yet)"
+    try:
+        began = time.monotonic()
+        assert topic.receive(0.5) == []
+        assert time.monotonic() - began < 5.0  # unbounded before: forever
+    finally:
+        topic.close()

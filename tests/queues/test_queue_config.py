@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pytest
 
@@ -12,14 +12,17 @@ from asyncbdd.errors import ConfigurationError, InvalidInput, UnknownName
 from asyncbdd.queues import (
     Correlation,
     KafkaTopic,
+    Message,
+    Queue,
     SqsQueue,
     alias_names,
+    aliases,
     expect_messages,
     queue_named,
     register_queue,
     unregister_queue,
 )
-from asyncbdd.queues.aliases import queue_from_spec
+from asyncbdd.queues.aliases import close_queues, queue_from_spec
 
 Configure = Callable[..., Settings]
 
@@ -210,3 +213,64 @@ def test_correlation_stamp_writes_a_nested_field_only_into_objects() -> None:
         "x": "1",
     }
     assert header.stamp({}, {}, "c-1")[1] == {"trace_id": "c-1"}
+
+
+class ClosingQueue(Queue):
+    """A queue that only counts how often it was closed; ``fails`` makes closing raise."""
+
+    def __init__(self, alias: str, *, fails: bool = False) -> None:
+        super().__init__(alias, Correlation("off"))
+        self.closed = 0
+        self.fails = fails
+
+    def describe(self) -> str:
+        return f"closing queue {self.alias!r}"
+
+    def open(self) -> None:
+        return
+
+    def receive(self, wait: float) -> list[Message]:
+        return []
+
+    def send(self, body: str, *, attributes: Mapping[str, str], key: str | None = None) -> None:
+        return
+
+    def close(self) -> None:
+        self.closed += 1
+        if self.fails:
+            raise RuntimeError(f"{self.alias} could not close")
+
+
+@pytest.fixture
+def own_aliases(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test's queues only: close_queues() reaches no queue of another test."""
+    monkeypatch.setattr(aliases, "_registered", {})
+    monkeypatch.setattr(aliases, "_configured", {})
+
+
+@pytest.mark.usefixtures("own_aliases")
+def test_close_queues_closes_every_queue_and_forgets_the_configured_ones(
+    configure: Configure, uid: str
+) -> None:
+    """At the end of a run every queue is closed; a registered one stays registered, a
+    configured one is built afresh on its next use (for the brokers of the next run)."""
+    configured_alias = f"configured-{uid}"
+    configure({configured_alias: f"sqs:configured-{uid}"})
+    configured = queue_named(configured_alias)
+    registered = ClosingQueue(f"registered-{uid}")
+    register_queue(registered.alias, registered)
+    close_queues()
+    assert registered.closed == 1
+    assert queue_named(registered.alias) is registered
+    assert queue_named(configured_alias) is not configured
+
+
+@pytest.mark.usefixtures("own_aliases")
+def test_close_queues_closes_the_others_when_one_fails(uid: str) -> None:
+    """A queue that fails to close does not keep the others open; its error is raised."""
+    failing, other = ClosingQueue(f"a-{uid}", fails=True), ClosingQueue(f"b-{uid}")
+    register_queue(failing.alias, failing)
+    register_queue(other.alias, other)
+    with pytest.raises(RuntimeError, match="could not close"):
+        close_queues()
+    assert (failing.closed, other.closed) == (1, 1)

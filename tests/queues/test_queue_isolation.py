@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import pytest
@@ -12,6 +13,8 @@ import asyncbdd
 from asyncbdd.config import Settings
 from asyncbdd.errors import WaitTimeout
 from asyncbdd.queues import (
+    Message,
+    Queue,
     Skipped,
     SqsQueue,
     close_readers,
@@ -19,8 +22,10 @@ from asyncbdd.queues import (
     expect_no_messages,
     inbox,
     queue_named,
+    register_queue,
     send_message,
     start_reader,
+    unregister_queue,
 )
 from asyncbdd.wait import wait_until
 
@@ -190,3 +195,78 @@ def test_correlation_off_drops_what_arrives_between_scenarios(
     with asyncbdd.scenario("B"):
         expect_no_messages(alias, within=0.3)
         assert inbox().skipped[alias] == []
+
+
+class CrowdedQueue(Queue):
+    """A queue that, like moto's SQS, returns its oldest visible messages first, 10 at a
+    time; a received message stays hidden until deleted or released (hidden for good if
+    released with a delay, which the test does not need to see end)."""
+
+    kind = "crowded queue"
+    reads_exclusively = True
+
+    def __init__(self, alias: str, messages: list[Message]) -> None:
+        super().__init__(alias)
+        self.messages = messages
+        self.visible = {message.message_id for message in messages}
+        self.released: list[str] = []
+        self.released_before_ours: list[str] | None = None
+        self.changed = threading.Condition()
+
+    def describe(self) -> str:
+        return f"crowded queue {self.alias!r}"
+
+    def open(self) -> None:
+        return
+
+    def receive(self, wait: float) -> list[Message]:
+        with self.changed:
+            self.changed.wait_for(lambda: self.visible, timeout=wait)
+            batch = [m for m in self.messages if m.message_id in self.visible][:10]
+            self.visible -= {message.message_id for message in batch}
+            return batch
+
+    def delete(self, messages: Sequence[Message]) -> None:
+        with self.changed:
+            if any(message.correlation_id != "someone-else" for message in messages):
+                self.released_before_ours = list(self.released)
+            gone = {message.message_id for message in messages}
+            self.messages = [m for m in self.messages if m.message_id not in gone]
+
+    def release(self, messages: Sequence[Message], hide_for: int) -> None:
+        with self.changed:
+            self.released += [message.message_id for message in messages]
+            if hide_for == 0:
+                self.visible |= {message.message_id for message in messages}
+                self.changed.notify_all()
+
+    def send(self, body: str, *, attributes: Mapping[str, str], key: str | None = None) -> None:
+        raise NotImplementedError("the test fills the queue when it makes it")
+
+
+def test_a_message_behind_a_crowd_of_others_is_read_before_they_are_given_back(
+    uid: str,
+) -> None:
+    """Others' messages are held until the reader has read past them (up to 10 receives),
+    so its own message behind more of them than one receive returns is found at once."""
+    alias = f"crowded-{uid}"
+    with asyncbdd.scenario("behind the crowd") as state:
+        others = [
+            Message(alias, f'{{"n": {n}}}', message_id=f"m{n}", correlation_id="someone-else")
+            for n in range(25)
+        ]
+        ours = Message(
+            alias, '{"n": "ours"}', message_id="ours", correlation_id=state.correlation_id
+        )
+        queue = CrowdedQueue(alias, [*others, ours])
+        register_queue(alias, queue)
+        try:
+            start_reader(queue)
+            [message] = expect_messages(alias, 1, exactly=False)[alias]
+            wait_until(lambda: len(queue.released), lambda count: count >= len(others))
+        finally:
+            close_readers()
+            unregister_queue(alias)
+    assert message is ours
+    assert queue.released_before_ours == []
+    assert sorted(queue.released[: len(others)]) == sorted(m.message_id for m in others)

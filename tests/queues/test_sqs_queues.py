@@ -17,6 +17,7 @@ from asyncbdd.queues import (
     MessageMatcher,
     QueueNotFound,
     QueueUnavailable,
+    SqsQueue,
     expect_message,
     expect_messages,
     expect_no_messages,
@@ -326,3 +327,33 @@ def test_a_queue_deleted_during_the_scenario_fails_the_wait_at_once(
         elapsed = time.monotonic() - started
     assert elapsed < 10, f"took {elapsed:.2f} s of a 20 s deadline"
     assert f"The SQS queue 'billing-{uid}' (alias '{alias}') does not exist" in str(raised.value)
+
+
+def test_close_releases_the_client_and_the_queue_opens_again(
+    configure: Configure, uid: str
+) -> None:
+    """close() closes the client the queue built and forgets the URL it looked up (the
+    embedded server may stop with the run); its next use builds both again."""
+    alias = f"closing-{uid}"
+    configure({alias: f"sqs:closing-{uid}"})
+    queue = queue_named(alias)
+    assert isinstance(queue, SqsQueue)
+    queue.open()
+    first = queue.client
+    queue.close()
+    assert queue.url is None
+    with asyncbdd.scenario("opened again"):
+        send_message(alias, {"opened": "again"})
+        expect_messages(alias, 1)
+    assert queue.client is not first
+    assert queue.url is not None
+
+
+def test_close_leaves_a_client_given_to_the_queue_alone(uid: str, raw_sqs: SQSClient) -> None:
+    """A client passed in is its owner's to close: close() keeps it, and the queue's URL."""
+    url = raw_sqs.create_queue(QueueName=f"given-{uid}")["QueueUrl"]
+    queue = SqsQueue(f"given-{uid}", f"given-{uid}", client=raw_sqs)
+    queue.open()
+    queue.close()
+    assert (queue.client, queue.url) == (raw_sqs, url)
+    assert url in raw_sqs.list_queues(QueueNamePrefix=f"given-{uid}")["QueueUrls"]

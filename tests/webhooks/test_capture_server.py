@@ -205,7 +205,11 @@ def test_a_receiver_is_declared_once_per_scenario() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"status": 99}, "status is an HTTP status from 200 to 599; got 99."),
+        (
+            {"status": 99},
+            'Webhook receiver "payment-complete": status is an HTTP status from 200 to 599; '
+            "got 99.",
+        ),
         ({"fail_status": 200}, "fail_status is an HTTP status from 400 to 599; got 200."),
         ({"fail_first": -1}, "fail_first is a number of calls, 0 or more; got -1."),
         ({"delay": "soon"}, "'soon' is not a duration."),
@@ -303,6 +307,21 @@ def test_a_kept_alive_connection_carries_several_calls() -> None:
             connection.close()
         calls = expect_calls("payment-complete", 3)
     assert [call.json for call in calls] == [{"n": 0}, {"n": 1}, {"n": 2}]
+
+
+def test_stop_ends_the_thread_of_a_kept_alive_connection() -> None:
+    """stop() shuts down a connection its client keeps open and waits for the thread that
+    served it: a stopped server leaves no thread behind."""
+    before = set(threading.enumerate())
+    server = WebhookServer(lambda request: Response(200))
+    connection = http.client.HTTPConnection("127.0.0.1", _port(server.start()), timeout=10)
+    try:
+        connection.request("POST", "/hooks/kept-alive", body=b"{}")
+        assert connection.getresponse().read() == b""
+        server.stop()
+        assert set(threading.enumerate()) - before == set()
+    finally:
+        connection.close()
 
 
 def test_many_senders_at_once_are_all_recorded() -> None:
