@@ -83,6 +83,10 @@ class Settings:
     """Hash of the HMAC signature (``sha256``, ``sha1``, ``sha512``); also its prefix."""
     webhooks_max_body_size: int = 1024 * 1024
     """Largest webhook body recorded, in bytes (``1 MiB``, ``512 KiB``); larger gets 413."""
+    webhooks_correlation: str = "off"
+    """Where webhook calls carry the scenario's correlation id (``header:X-Correlation-Id``,
+    ``field:PATH`` of a JSON body); a call carrying another scenario's does not count.
+    ``off``: every call to a scenario's receiver is its own."""
     traces_table: str | None = None
     """A table of trace events in ``database_url``; when set, "the trace" and "the trace for
     this order" name it (unset: trace stores are registered in Python)."""
@@ -216,6 +220,14 @@ def _correlation(value: object) -> str:
     raise ValueError("write attribute:NAME, field:PATH or off, e.g. attribute:correlation_id")
 
 
+def _webhook_correlation(value: object) -> str:
+    text = str(value).strip()
+    kind, colon, name = text.partition(":")
+    if text == "off" or (colon and kind in ("header", "field") and name.strip()):
+        return text
+    raise ValueError("write header:NAME, field:PATH or off, e.g. header:X-Correlation-Id")
+
+
 def _trace_order(value: object) -> str:
     text = str(value).strip().lower()
     if text in ("sequence", "timestamp"):
@@ -309,6 +321,7 @@ _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "webhooks_signature_header": _header_name,
     "webhooks_signature_algorithm": _hmac_algorithm,
     "webhooks_max_body_size": _byte_size,
+    "webhooks_correlation": _webhook_correlation,
     "traces_table": _optional_text,
     "traces_order_by": _trace_order,
 }

@@ -143,6 +143,17 @@ def test_a_name_registers_once(registry: Registry[str]) -> None:
     assert registry.resolve("the order status").item == "first"
 
 
+def test_the_same_line_registering_again_replaces_its_registration(
+    registry: Registry[str],
+) -> None:
+    """Code run again (environment.py, once per behave run in one process) registers anew."""
+    for item in ("first run", "second run"):
+        registry.register("the order status", item)
+    assert registry.resolve("the order status").item == "second run"
+    with pytest.raises(AsyncBddError, match="already registered"):
+        registry.register("the order status", "another line")
+
+
 def test_replace_true_replaces_a_registration(registry: Registry[str]) -> None:
     """With replace=True a second registration takes the name over."""
     registry.register("the order status", "first")

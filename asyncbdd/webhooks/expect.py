@@ -20,7 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from asyncbdd.arrivals import MAX_LISTED, Channel, expect_count, expect_none, ordinal, plural
+from asyncbdd.arrivals import (
+    MAX_LISTED,
+    Channel,
+    check_count,
+    expect_count,
+    expect_none,
+    ordinal,
+    plural,
+)
 from asyncbdd.arrivals import relative_time as relative
 from asyncbdd.config import get_settings
 from asyncbdd.errors import (
@@ -58,8 +66,7 @@ def expect_calls(
     :raises WaitTimeout: too few arrived before the deadline, or too many, or one was not
         validly signed.
     """
-    if count < 0:
-        raise InvalidInput(f"A call count cannot be negative ({count}).")
+    count = check_count(count, "call")
     box = captures()
     receiver = _declared(box, name)
     what = description or _describe(name, count, exactly, where)
@@ -210,20 +217,30 @@ class _ReceiverChannel(Channel[Call]):
 
 
 def _strays(box: Captures) -> Callable[[float], list[str]]:
+    """The calls that did not count: to paths of no receiver, or of another scenario."""
+
     def lines(started: float) -> list[str]:
-        strays = box.strays
-        if not strays:
-            return []
-        found = [
-            f"  stray calls while the scenario ran: {len(strays)} to paths of no receiver "
-            "of this scenario, answered 404:"
-        ]
-        for call in strays[:MAX_LISTED]:
-            found.append(
-                f"      {relative(call.received_at, started):>9}  {call.note}: {call.summary(140)}"
-            )
-        if len(strays) > MAX_LISTED:
-            found.append(f"      ... {len(strays) - MAX_LISTED} more")
+        found: list[str] = []
+        for calls, heading in (
+            (
+                box.strays,
+                "stray calls while the scenario ran: {} to paths of no receiver "
+                "of this scenario, answered 404",
+            ),
+            (
+                box.others,
+                "calls of other scenarios: {} carrying another correlation id, "
+                "answered but not counted",
+            ),
+        ):
+            if not calls:
+                continue
+            found.append(f"  {heading.format(len(calls))}:")
+            for call in calls[:MAX_LISTED]:
+                when = relative(call.received_at, started)
+                found.append(f"      {when:>9}  {call.note}: {call.summary(140)}")
+            if len(calls) > MAX_LISTED:
+                found.append(f"      ... {len(calls) - MAX_LISTED} more")
         return found
 
     return lines

@@ -10,6 +10,12 @@ URL, or below it, are calls to the receiver, recorded in the scenario's
 A request to a path no receiver owns is answered 404 and recorded as a stray call of the
 running scenario, shown when one of its webhook expectations fails.
 
+A system under test that calls every registered webhook for every event (a service shared
+by parallel test runs) calls a scenario's receiver for other scenarios' orders too. With
+the setting ``asyncbdd.webhooks.correlation`` (``header:X-Correlation-Id``), a call
+carrying another scenario's correlation id is answered as usual but not counted, and is
+listed as another scenario's when an expectation fails; a call carrying none counts.
+
 With a secret (setting ``asyncbdd.webhooks.secret``, or per receiver), every call must be
 signed: a call without a valid signature is recorded and fails every expectation on its
 receiver at once, naming it. It is answered 401, as the real receiver would answer it, so
@@ -34,9 +40,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asyncbdd.config import get_settings
+from asyncbdd.content import NOT_JSON
 from asyncbdd.durations import format_duration, to_seconds
 from asyncbdd.errors import AsyncBddError, InvalidInput, UnknownName
 from asyncbdd.infra.run_scoped import RunScoped
+from asyncbdd.matching import MISSING, field_value
 from asyncbdd.scenario import Scenario, current_scenario, on_scenario_start
 from asyncbdd.webhooks.call import ALWAYS_MASKED, Call, Signature
 from asyncbdd.webhooks.server import Request, Response, WebhookServer
@@ -108,11 +116,15 @@ class Captures:
 
     scenario_id: str
     started_at: float = field(default_factory=time.monotonic)
+    correlation_id: str | None = None
+    """The scenario's correlation id; calls carrying another one are not its own."""
     receivers: dict[str, Receiver] = field(default_factory=dict)
     """The scenario's receivers by name, in the order they were declared."""
     calls: dict[str, list[Call]] = field(default_factory=lambda: defaultdict(list))
     strays: list[Call] = field(default_factory=list)
     """Calls to paths no receiver owns, while the scenario ran."""
+    others: list[Call] = field(default_factory=list)
+    """Calls to its receivers that carry another scenario's correlation id: not counted."""
     errors: dict[str, BaseException] = field(default_factory=dict)
     """Errors of the server thread, by receiver name ("" for none in particular)."""
     latest: list[Call] | None = None
@@ -137,8 +149,8 @@ def webhook_receiver(
     Starts the run's capture server if it is not running.
     """
     name = _checked_name(name)
-    _check_status("status", status, 200)
-    _check_status("fail_status", fail_status, 400)
+    _check_status(name, "status", status, 200)
+    _check_status(name, "fail_status", fail_status, 400)
     if isinstance(fail_first, bool) or not isinstance(fail_first, int) or fail_first < 0:
         raise InvalidInput(f"fail_first is a number of calls, 0 or more; got {fail_first!r}.")
     seconds = to_seconds(delay)
@@ -239,6 +251,8 @@ def _dispatch(request: Request) -> Response:
         signature=signature,
         masked=ALWAYS_MASKED | {receiver.signature_header.lower()},
     )
+    owner = _correlation_id(call)
+    foreign = owner is not None and box.correlation_id is not None and owner != box.correlation_id
     if request.oversize is not None:
         limit = get_settings().webhooks_max_body_size
         answer = Response(413, b"Body too large.\n", _TEXT)
@@ -249,10 +263,12 @@ def _dispatch(request: Request) -> Response:
     elif problem is not None:
         answer, note = Response(401, b"Invalid signature.\n", _TEXT), problem
     else:
-        answer, note = _answer(receiver, box, call)
+        answer, note = _answer(receiver, box, call, planned_failure=not foreign)
+    if foreign:
+        note = f"correlation id {owner}, another scenario's"
     recorded = dataclasses.replace(call, status=answer.status, note=note)
     with box.changed:
-        box.calls[receiver.name].append(recorded)
+        (box.others if foreign else box.calls[receiver.name]).append(recorded)
         box.changed.notify_all()
     return answer
 
@@ -323,11 +339,19 @@ def _record_stray(request: Request, path: str) -> None:
         box.changed.notify_all()
 
 
-def _answer(receiver: Receiver, box: Captures, call: Call) -> tuple[Response, str | None]:
-    """How the receiver answers ``call``, and why when it is not its usual answer."""
-    with box.changed:
-        failing = receiver.answered < receiver.fail_first
-        receiver.answered += 1
+def _answer(
+    receiver: Receiver, box: Captures, call: Call, *, planned_failure: bool = True
+) -> tuple[Response, str | None]:
+    """How the receiver answers ``call``, and why when it is not its usual answer.
+
+    Without ``planned_failure`` (another scenario's call) it gives its usual answer, and
+    the call does not use up one of the failures planned for the scenario's own calls.
+    """
+    failing = False
+    if planned_failure:
+        with box.changed:
+            failing = receiver.answered < receiver.fail_first
+            receiver.answered += 1
     if failing:
         why = f"the receiver fails the first {_calls(receiver.fail_first)}"
         return Response(receiver.fail_status, delay=receiver.delay), why
@@ -359,6 +383,17 @@ def _encoded(body: ResponseBody) -> tuple[bytes, str | None]:
         ) from None
 
 
+def _correlation_id(call: Call) -> str | None:
+    """The correlation id ``call`` carries where the setting says, or None."""
+    kind, _, name = get_settings().webhooks_correlation.partition(":")
+    if kind == "header":
+        return call.header(name.strip())
+    if kind == "field" and call.json is not NOT_JSON:
+        value = field_value(call.json, name.strip())
+        return None if value is MISSING or value is None else str(value)
+    return None
+
+
 def _header(request: Request, name: str) -> str | None:
     wanted = name.lower()
     return next((value for key, value in request.headers if key.lower() == wanted), None)
@@ -380,9 +415,12 @@ def _checked_name(name: str) -> str:
     return name.strip()
 
 
-def _check_status(what: str, status: int, lowest: int) -> None:
+def _check_status(name: str, what: str, status: int, lowest: int) -> None:
     if isinstance(status, bool) or not isinstance(status, int) or not lowest <= status <= 599:
-        raise InvalidInput(f"{what} is an HTTP status from {lowest} to 599; got {status!r}.")
+        raise InvalidInput(
+            f'Webhook receiver "{name}": {what} is an HTTP status from {lowest} to 599; '
+            f"got {status!r}."
+        )
 
 
 def _url_in(box: Captures, name: str | None) -> str:
@@ -407,7 +445,11 @@ def _captures_of(scenario: Scenario) -> Captures:
 
 
 def _begin(scenario: Scenario) -> Captures:
-    box = Captures(scenario.scenario_id, started_at=scenario.started_at)
+    box = Captures(
+        scenario.scenario_id,
+        started_at=scenario.started_at,
+        correlation_id=scenario.correlation_id,
+    )
     with _lock:
         _boxes[id(scenario)] = box
         _current[0] = box

@@ -222,6 +222,26 @@ def test_a_table_builds_a_matcher_of_fields_headers_or_query() -> None:
         CallMatcher.from_table(["attribute", "value"], [])
 
 
+def test_a_mistyped_marker_fails_before_any_call_comes() -> None:
+    """A malformed marker in a field, header or query row is named at once."""
+    with pytest.raises(InvalidInput, match=r"^In the expected field 'amount': Malformed marker"):
+        CallMatcher.from_table(["field", "value"], [["amount", "<near:lots>"]])
+    with pytest.raises(InvalidInput, match=r"^In the expected header 'X-Id': Unknown marker"):
+        CallMatcher(headers=(("X-Id", "<anything>"),))
+    with pytest.raises(InvalidInput, match=r"^In the expected query parameter 'attempt': "):
+        CallMatcher(query=(("attempt", "<regex:[>"),))
+
+
+@pytest.mark.parametrize("count", [-1, "two"])
+def test_a_count_that_is_no_whole_number_is_named(count: object) -> None:
+    """A negative or non-integer count is an error naming it, not a TypeError."""
+    with asyncbdd.scenario("bad count"), pytest.raises(InvalidInput) as raised:
+        expect_calls("payment-complete", count)  # type: ignore[arg-type]
+    assert str(raised.value).startswith(
+        f"A call count is a whole number, 0 or more; got {count!r}."
+    )
+
+
 def test_the_call_and_the_nth_call_are_those_of_the_latest_expectation() -> None:
     """ "The call" is the first call the latest expectation returned, "the 2nd" the second."""
     with asyncbdd.scenario("nth"):

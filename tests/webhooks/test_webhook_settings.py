@@ -19,6 +19,7 @@ def test_webhook_defaults_listen_on_loopback_and_check_no_signature() -> None:
     assert settings.webhooks_signature_header == "X-Signature"
     assert settings.webhooks_signature_algorithm == "sha256"
     assert settings.webhooks_max_body_size == 1024 * 1024
+    assert settings.webhooks_correlation == "off"
 
 
 @pytest.mark.parametrize(
@@ -41,6 +42,10 @@ def test_webhook_defaults_listen_on_loopback_and_check_no_signature() -> None:
         ("asyncbdd.webhooks.max_body_size", "512 KiB", "webhooks_max_body_size", 524288),
         ("asyncbdd.webhooks.max_body_size", "2 MB", "webhooks_max_body_size", 2_000_000),
         ("asyncbdd.webhooks.max_body_size", "100", "webhooks_max_body_size", 100),
+        ("asyncbdd.webhooks.correlation", " header:X-Correlation-Id ", "webhooks_correlation",
+         "header:X-Correlation-Id"),
+        ("asyncbdd.webhooks.correlation", "field:meta.correlation_id", "webhooks_correlation",
+         "field:meta.correlation_id"),
     ],
 )  # fmt: skip
 def test_webhook_values_are_converted(key: str, value: str, field: str, expected: object) -> None:
@@ -68,6 +73,8 @@ def test_webhook_settings_come_from_the_environment_too() -> None:
         ("asyncbdd.webhooks.signature_algorithm", "sha257", "e.g. sha1, sha256, sha512"),
         ("asyncbdd.webhooks.max_body_size", "0", "a whole number of bytes above zero"),
         ("asyncbdd.webhooks.max_body_size", "1 parsec", "e.g. 512 KiB, 1 MiB"),
+        ("asyncbdd.webhooks.correlation", "attribute:id", "write header:NAME, field:PATH or off"),
+        ("asyncbdd.webhooks.correlation", "header:", "e.g. header:X-Correlation-Id"),
     ],
 )
 def test_invalid_webhook_values_say_what_to_write(key: str, value: str, fix: str) -> None:
