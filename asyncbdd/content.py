@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from asyncbdd.errors import InvalidInput
 from asyncbdd.matching import (
     Marker,
     json_expectation,
@@ -25,7 +26,14 @@ from asyncbdd.matching import (
     table_mismatches,
 )
 
-__all__ = ["ANY_BODY", "NOT_JSON", "BodyMatcher", "named_value_problems", "parse_body"]
+__all__ = [
+    "ANY_BODY",
+    "NOT_JSON",
+    "BodyMatcher",
+    "check_expected_values",
+    "named_value_problems",
+    "parse_body",
+]
 
 NOT_JSON: Any = type("NotJson", (), {"__repr__": lambda self: "NOT_JSON"})()
 """The parsed JSON of a body that is not JSON."""
@@ -58,6 +66,7 @@ class BodyMatcher:
     def __post_init__(self) -> None:
         if self.body is not ANY_BODY:  # a mistyped marker fails now, not when a body comes
             object.__setattr__(self, "body", json_expectation(self.body, "the expected body"))
+        check_expected_values(self.fields, "field")
 
     def body_problems(self, text: str, document: Any) -> list[str]:
         """Why a body (its ``text`` and parsed ``document``, or :data:`NOT_JSON`) does
@@ -80,6 +89,22 @@ class BodyMatcher:
             which = "exactly" if self.exact_body else "containing"
             parts.append(f"{which} {show_value(json.dumps(self.body), 120)}")
         return parts + [f"{path} = {text.strip()}" for path, text in self.fields]
+
+
+def check_expected_values(expected: Iterable[tuple[str, str]], what: str) -> None:
+    """Read each (name, value as a feature writes it) pair now, so that a mistyped marker
+    (``<near:lots>``) fails before any wait, not when a body comes, or never if none does.
+
+    ``what`` names the kind of the rows in the error: ``field``, ``header``.
+    """
+    for name, text in expected:
+        where = f"{what} {name.strip()!r}"
+        try:
+            value = parse_value(text)
+        except InvalidInput as error:
+            raise InvalidInput(f"In the expected {where}: {error}") from None
+        if isinstance(value, (dict, list)):
+            json_expectation(value, f"the expected {where}")
 
 
 def named_value_problems(

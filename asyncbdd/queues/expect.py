@@ -22,13 +22,14 @@ from typing import Any
 from asyncbdd.arrivals import (
     MAX_LISTED,
     Channel,
+    check_count,
     expect_count,
     expect_none,
     plural,
     relative_time,
 )
 from asyncbdd.config import get_settings
-from asyncbdd.content import BodyMatcher, named_value_problems
+from asyncbdd.content import BodyMatcher, check_expected_values, named_value_problems
 from asyncbdd.errors import AsyncBddError, ExpectationFailed, InvalidInput
 from asyncbdd.matching import parse_value, same_value, show_value
 from asyncbdd.queues.aliases import queue_named
@@ -60,6 +61,10 @@ class MessageMatcher(BodyMatcher):
 
     attributes: tuple[tuple[str, str], ...] = ()
     key: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_expected_values(self.attributes, "attribute/header")
 
     @classmethod
     def from_table(cls, headings: Sequence[str], rows: Iterable[Sequence[str]]) -> MessageMatcher:
@@ -114,8 +119,7 @@ def expect_messages(
 
     :raises WaitTimeout: too few arrived before the deadline, or too many.
     """
-    if count < 0:
-        raise InvalidInput(f"A message count cannot be negative ({count}).")
+    count = check_count(count, "message")
     aliases = _aliases(queues)
     what = description or _describe(aliases, count, exactly, where)
     if count == 0:

@@ -31,7 +31,9 @@ from asyncbdd.snapshot_subjects import (
     wait_for_subject_change,
 )
 from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration} and co.)
-from asyncbdd.steps.step_text import step_text
+from asyncbdd.steps.step_text import step_text, table_cells
+
+_CHANGE_TABLE = "| column | before | after |, after optional key columns such as | product_id |"
 
 
 @given("a snapshot of {subject:Phrase}")
@@ -49,14 +51,14 @@ def step_within_subject_changes(context: Any, timeout: float, subject: str) -> N
 @then("within {timeout:Duration} {subject:Phrase} changes to:")
 def step_within_subject_changes_to(context: Any, timeout: float, subject: str) -> None:
     """Wait until the snapshot's rows changed exactly as the table says, and nothing else."""
-    expected = expected_changes(context.table.headings, context.table.rows)
+    expected = expected_changes(*table_cells(context, _CHANGE_TABLE))
     wait_for_expected_change(subject, expected, timeout=timeout, description=step_text(context))
 
 
 @then("the {subject_words} change is:")
 def step_the_change_is(context: Any, subject_words: str) -> None:
     """Check the change just seen (read again until settled, up to the default timeout)."""
-    expected = expected_changes(context.table.headings, context.table.rows)
+    expected = expected_changes(*table_cells(context, _CHANGE_TABLE))
     check_last_change(expected, subject_words, description=step_text(context))
 
 

@@ -137,7 +137,9 @@ class HttpTraceStore(TraceStore):
         except ValueError:
             raise InvalidInput(
                 f"GET {url} answered something that is not JSON: "
-                f"{show_value(body.decode('utf-8', 'replace'), _EXCERPT)}."
+                f"{show_value(body.decode('utf-8', 'replace'), _EXCERPT)}. Point the URL "
+                "template at the trace service's JSON API, not at a web page or a login page "
+                "in front of it."
             ) from None
 
     def _event(self, item: object, source: str) -> TraceEvent:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from asyncbdd.content import BodyMatcher, named_value_problems
+from asyncbdd.content import BodyMatcher, check_expected_values, named_value_problems
 from asyncbdd.errors import InvalidInput
 from asyncbdd.webhooks.call import Call, Signature
 
@@ -29,6 +29,11 @@ class CallMatcher(BodyMatcher):
     path: str | None = None
     query: tuple[tuple[str, str], ...] = ()
     signed: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_expected_values(self.headers, "header")
+        check_expected_values(self.query, "query parameter")
 
     @classmethod
     def from_table(cls, headings: Sequence[str], rows: Iterable[Sequence[str]]) -> CallMatcher:

@@ -214,6 +214,29 @@ def test_message_matcher_from_a_table() -> None:
         MessageMatcher.from_table(["path", "expected"], [])
 
 
+def test_a_mistyped_marker_in_a_table_fails_before_any_message_comes() -> None:
+    """A malformed marker in a field or attribute row is named at once, not at the deadline."""
+    with pytest.raises(InvalidInput) as raised:
+        MessageMatcher.from_table(["field", "value"], [["amount", "<near:lots±1>"]])
+    assert str(raised.value).startswith(
+        "In the expected field 'amount': Malformed marker <near:lots±1>: write "
+        "<near:NUMBER±TOLERANCE>"
+    )
+    with pytest.raises(InvalidInput, match=r"^In the expected attribute/header 'event_type': "):
+        MessageMatcher(attributes=(("event_type", "<regex:[>"),))
+
+
+@pytest.mark.parametrize("count", [-1, "2 messages", 1.5, True])
+def test_a_count_that_is_no_whole_number_is_named(count: object) -> None:
+    """A negative or non-integer count is an error naming it, before any queue is read."""
+    with asyncbdd.scenario("bad count"), pytest.raises(InvalidInput) as raised:
+        expect_messages("billing", count, timeout=0.1)  # type: ignore[arg-type]
+    assert str(raised.value) == (
+        f"A message count is a whole number, 0 or more; got {count!r}. Write e.g. 2 "
+        "(in a step: '2 messages', 'one message', 'no messages')."
+    )
+
+
 def test_after_all_closes_the_readers(configure: Configure, uid: str) -> None:
     """behave's after_all stops every reader thread; the next scenario starts them again."""
     billing, orders = f"billing-{uid}", f"orders-{uid}"

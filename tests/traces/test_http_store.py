@@ -190,8 +190,12 @@ def test_answers_that_are_no_trace_are_explained(service: TraceService) -> None:
     """Text that is not JSON, a document without the list, or a list of non-objects."""
     store = HttpTraceStore(service.url + "/traces/{correlation_id}")
     service.answer("/traces/a", "<html>oops</html>")
-    with pytest.raises(InvalidInput, match="answered something that is not JSON"):
+    with pytest.raises(InvalidInput, match="answered something that is not JSON") as raised:
         store.events("a")
+    assert str(raised.value).endswith(
+        "Point the URL template at the trace service's JSON API, not at a web page or a "
+        "login page in front of it."
+    )
     service.answer("/traces/b", {"events": []})
     with pytest.raises(InvalidInput, match="Give HttpTraceStore the path of the list"):
         store.events("b")
