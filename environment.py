@@ -10,48 +10,30 @@ shipping and inventory), webhooks (signed calls on payment.completed) and its tr
 ones unless settings name others, and the service is given whichever asyncbdd uses.
 ``-D demo.faults=wrong-quantity`` (or ``ASYNCBDD_DEMO_FAULTS``) makes it misbehave, to
 prove the features fail when they should.
+
+``-D demo.url=http://127.0.0.1:8080`` (or ``ASYNCBDD_DEMO_URL``) tests a service started
+elsewhere (``python -m asyncbdd.demo``, shared by parallel behave processes) instead:
+nothing starts here, and ``asyncbdd.database_url`` must name that service's database.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 from asyncbdd import get_settings, ignore_columns, set_settings, snapshot_source, sql_probe
 from asyncbdd.demo import KafkaInput, OrderService, SqsOutput, parse_faults
+from asyncbdd.errors import ConfigurationError
 from asyncbdd.hooks import install_hooks
 from asyncbdd.queues import KafkaTopic, SqsQueue, queue_named
 
 
 def before_all(context: Any) -> None:
-    settings = get_settings()
-    if settings.database_url is None:
-        context.demo_directory = tempfile.TemporaryDirectory(prefix="asyncbdd-demo-")
-        database = Path(context.demo_directory.name) / "orders.db"
-        settings = settings.replace(database_url=f"sqlite:///{database}")
-        set_settings(settings)
-    faults = context.config.userdata.get("demo.faults", os.environ.get("ASYNCBDD_DEMO_FAULTS", ""))
-    queues = {name: _sqs_queue(name) for name in ("billing", "shipping", "inventory")}
-    for queue in queues.values():
-        queue.open()
-    orders = queue_named("order.created")
-    assert isinstance(orders, KafkaTopic), "the demo reads orders from a Kafka topic"
-    context.order_service = OrderService(
-        settings.database_url,
-        faults=parse_faults(faults),
-        jitter=(0.03, 0.1),
-        kafka=KafkaInput(orders.bootstrap_servers, orders.topic, orders.options),
-        sqs=SqsOutput(
-            queue_urls={name: queue.url or "" for name, queue in queues.items()},
-            client=queues["billing"].client,
-        ),
-        late_message_delay=float(context.config.userdata.get("demo.late_message_delay", 8)),
-        slow_step_delay=float(context.config.userdata.get("demo.slow_step_delay", 8)),
-        webhook_secret=settings.webhooks_secret,
-    )
-    context.order_service.start()
+    url = context.config.userdata.get("demo.url", os.environ.get("ASYNCBDD_DEMO_URL"))
+    context.order_service_url = _service_elsewhere(context, url) if url else _start_service(context)
 
     sql_probe("the order status", "SELECT status FROM orders WHERE id = :order_id")
     sql_probe('the status of order "{order_id}"', "SELECT status FROM orders WHERE id = :order_id")
@@ -65,16 +47,76 @@ def before_all(context: Any) -> None:
     ignore_columns("inventory", "updated_at")
 
 
+def after_all(context: Any) -> None:
+    if hasattr(context, "order_service"):
+        context.order_service.stop()
+    if hasattr(context, "demo_directory"):
+        context.demo_directory.cleanup()
+
+
+def _service_elsewhere(context: Any, url: str) -> str:
+    """The URL of a service started elsewhere, checked: it answers, and its database is set."""
+    url = url.rstrip("/")
+    if get_settings().database_url is None:
+        raise ConfigurationError(
+            f"demo.url is {url!r}, a service started elsewhere, but asyncbdd.database_url "
+            "is not set: set it to that service's database (its --database-url), which "
+            "the probes, snapshots and trace read"
+        )
+    if _faults(context):
+        raise ConfigurationError(
+            "demo.faults applies to the service started here, not to the one at demo.url: "
+            "start that one with --fault instead"
+        )
+    try:
+        urllib.request.urlopen(f"{url}/health", timeout=5).close()
+    except (OSError, ValueError) as error:
+        raise ConfigurationError(
+            f"demo.url is {url!r}, but no service answers there ({error}): start it "
+            "(python -m asyncbdd.demo prints its URL), or fix demo.url"
+        ) from None
+    return url
+
+
+def _start_service(context: Any) -> str:
+    settings = get_settings()
+    if settings.database_url is None:
+        context.demo_directory = tempfile.TemporaryDirectory(prefix="asyncbdd-demo-")
+        database = Path(context.demo_directory.name) / "orders.db"
+        settings = settings.replace(database_url=f"sqlite:///{database}")
+        set_settings(settings)
+    queues = {name: _sqs_queue(name) for name in ("billing", "shipping", "inventory")}
+    for queue in queues.values():
+        queue.open()
+    orders = queue_named("order.created")
+    assert isinstance(orders, KafkaTopic), "the demo reads orders from a Kafka topic"
+    context.order_service = OrderService(
+        settings.database_url,
+        faults=parse_faults(_faults(context)),
+        jitter=(0.03, 0.1),
+        kafka=KafkaInput(orders.bootstrap_servers, orders.topic, orders.options),
+        sqs=SqsOutput(
+            queue_urls={name: queue.url or "" for name, queue in queues.items()},
+            client=queues["billing"].client,
+        ),
+        late_message_delay=float(context.config.userdata.get("demo.late_message_delay", 8)),
+        slow_step_delay=float(context.config.userdata.get("demo.slow_step_delay", 8)),
+        webhook_secret=settings.webhooks_secret,
+    )
+    context.order_service.start()
+    return str(context.order_service.url)
+
+
+def _faults(context: Any) -> str:
+    return str(
+        context.config.userdata.get("demo.faults", os.environ.get("ASYNCBDD_DEMO_FAULTS", ""))
+    )
+
+
 def _sqs_queue(alias: str) -> SqsQueue:
     queue = queue_named(alias)
     assert isinstance(queue, SqsQueue), f"the demo sends to SQS; {alias!r} is {queue!r}"
     return queue
-
-
-def after_all(context: Any) -> None:
-    context.order_service.stop()
-    if hasattr(context, "demo_directory"):
-        context.demo_directory.cleanup()
 
 
 install_hooks(globals())

@@ -4,15 +4,14 @@ Feature: A paid order tells billing, shipping and inventory through their queues
   carry this scenario's correlation id: nothing left over from another scenario, or sent
   by a test run sharing the queues, can make them pass.
 
-  Background:
-    Given product "prod-789" has 100 in stock
-
   Scenario: Each downstream queue receives exactly one message for a paid order
-    When a customer orders 3 of product "prod-789"
+    Given product "prod-301" has 100 in stock
+    When a customer orders 3 of product "prod-301"
     Then within 10 seconds the billing, shipping and inventory queues each receive 1 message
 
   Scenario: The billing message names the order and its amount
-    When a customer orders 3 of product "prod-789" for 99.99
+    Given product "prod-302" has 100 in stock
+    When a customer orders 3 of product "prod-302" for 99.99
     Then within 10 seconds the billing queue receives a message with:
       | field    | value        |
       | order_id | "{order_id}" |
@@ -21,13 +20,15 @@ Feature: A paid order tells billing, shipping and inventory through their queues
     And the message attribute "event_type" is "billing.requested"
 
   Scenario: The inventory message says how much stock the order took
-    When a customer orders 3 of product "prod-789"
+    Given product "prod-303" has 100 in stock
+    When a customer orders 3 of product "prod-303"
     Then within 10 seconds the inventory queue receives a message containing:
       """
-      {"order_id": "{order_id}", "product_id": "prod-789", "quantity_change": -3}
+      {"order_id": "{order_id}", "product_id": "prod-303", "quantity_change": -3}
       """
 
   Scenario: An order that cannot be paid bills nobody
-    When a customer orders 500 of product "prod-789"
+    Given product "prod-304" has 100 in stock
+    When a customer orders 500 of product "prod-304"
     Then within 10 seconds the order status is "failed"
     And the billing queue receives no messages within 500 ms

@@ -4,11 +4,9 @@ Feature: Every order leaves a complete, ordered trace
   not mere presence, and show a timeline of what happened when it is wrong. A chain may
   cross channels: the HTTP answer, the trace, the webhook call and the queue message.
 
-  Background:
-    Given product "prod-789" has 100 in stock
-
   Scenario: A paid order goes through every step, in order
-    When a customer orders 3 of product "prod-789" for 99.99
+    Given product "prod-601" has 100 in stock
+    When a customer orders 3 of product "prod-601" for 99.99
     Then within 15 seconds the trace for this order contains exactly, in order:
       | event_type             |
       | order.created          |
@@ -19,15 +17,17 @@ Feature: Every order leaves a complete, ordered trace
       | notification.sent      |
 
   Scenario: Payment completes once, before shipping, and the customer hears soon after
-    When a customer orders 1 of product "prod-789"
+    Given product "prod-602" has 100 in stock
+    When a customer orders 1 of product "prod-602"
     Then within 15 seconds "payment.completed" occurs before "shipping.label_created"
     And "payment.completed" occurs exactly once
     And "notification.sent" occurs within 2 seconds after "payment.completed"
 
   Scenario: An accepted order is paid, then the shop is called, then it ships
-    Given a webhook receiver "payment-complete"
+    Given product "prod-603" has 100 in stock
+    And a webhook receiver "payment-complete"
     And the order service calls the "payment-complete" webhook on "payment.completed"
-    When a customer orders 2 of product "prod-789" for 19.90
+    When a customer orders 2 of product "prod-603" for 19.90
     Then within 15 seconds these happen in order:
       | channel | event             |
       | http    | order accepted    |
@@ -36,6 +36,7 @@ Feature: Every order leaves a complete, ordered trace
       | queue   | shipping          |
 
   Scenario: A declined order never completes a payment
-    When a customer orders 500 of product "prod-789"
+    Given product "prod-604" has 100 in stock
+    When a customer orders 500 of product "prod-604"
     Then within 10 seconds the order status is "failed"
     And the trace for this order has no "payment.completed" event within 500 ms

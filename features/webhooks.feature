@@ -4,12 +4,12 @@ Feature: A paid order calls the payment-complete webhook
   the call arrives, and the call's body, headers and signature are checked as sent.
 
   Background:
-    Given product "prod-789" has 100 in stock
-    And a webhook receiver "payment-complete"
+    Given a webhook receiver "payment-complete"
 
   Scenario: The webhook receives the order, its amount and its status
-    Given the order service calls the "payment-complete" webhook on "payment.completed"
-    When a customer places order "ord-1" for 3 of product "prod-789" at 99.99
+    Given product "prod-501" has 100 in stock
+    And the order service calls the "payment-complete" webhook on "payment.completed"
+    When a customer places order "ord-1" for 3 of product "prod-501" at 99.99
     Then within 15 seconds the "payment-complete" webhook receives 1 call
     And the call's JSON body contains:
       """
@@ -19,9 +19,10 @@ Feature: A paid order calls the payment-complete webhook
     And the call is signed
 
   Scenario: A webhook that fails once is called again
-    Given a webhook receiver "flaky-shop" that fails the first call with 500
+    Given product "prod-502" has 100 in stock
+    And a webhook receiver "flaky-shop" that fails the first call with 500
     And the order service calls the "flaky-shop" webhook on "payment.completed"
-    When a customer orders 1 of product "prod-789" for 10.00
+    When a customer orders 1 of product "prod-502" for 10.00
     Then within 15 seconds the "flaky-shop" webhook receives 2 calls
     And the 2nd call's JSON body contains:
       """
@@ -29,7 +30,8 @@ Feature: A paid order calls the payment-complete webhook
       """
 
   Scenario: An order that cannot be paid calls no webhook
-    Given the order service calls the "payment-complete" webhook on "payment.completed"
-    When a customer orders 500 of product "prod-789"
+    Given product "prod-503" has 100 in stock
+    And the order service calls the "payment-complete" webhook on "payment.completed"
+    When a customer orders 500 of product "prod-503"
     Then within 10 seconds the order status is "failed"
     And no call reaches the "payment-complete" webhook within 500 ms

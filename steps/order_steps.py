@@ -66,7 +66,7 @@ def _place_order(context: Any, order: dict[str, Any]) -> None:
 
 def _call(context: Any, method: str, path: str, body: dict[str, Any] | None) -> Any:
     request = urllib.request.Request(
-        context.order_service.url + path,
+        context.order_service_url + path,
         data=None if body is None else json.dumps(body).encode(),
         method=method,
         headers={"Content-Type": "application/json"},

@@ -19,7 +19,7 @@ from sqlalchemy import make_url
 from asyncbdd.demo.errors import TransportError
 from asyncbdd.demo.faults import Fault, parse_faults
 from asyncbdd.demo.kafka_input import ORDER_CREATED, KafkaInput
-from asyncbdd.demo.service import DEFAULT_DATABASE_URL, OrderService
+from asyncbdd.demo.service import DEFAULT_DATABASE_URL, DEFAULT_JITTER, OrderService
 from asyncbdd.demo.sqs_output import QUEUES, SqsOutput, sqs_client
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 host=arguments.host,
                 port=arguments.port,
                 faults=arguments.fault,
+                jitter=arguments.jitter,
                 kafka=kafka,
                 sqs=sqs,
                 late_message_delay=arguments.late_message_delay,
@@ -100,6 +101,14 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME[,NAME]",
         help="misbehave on purpose; repeatable; one of: " + ", ".join(f.value for f in Fault),
+    )
+    parser.add_argument(
+        "--jitter",
+        type=_jitter,
+        default=DEFAULT_JITTER,
+        metavar="MIN,MAX",
+        help="seconds the worker waits, drawn at random, before each processing step "
+        f"(default: {','.join(f'{bound:g}' for bound in DEFAULT_JITTER)})",
     )
     parser.add_argument(
         "--late-message-delay",
@@ -197,6 +206,19 @@ def _faults(text: str) -> frozenset[Fault]:
         return parse_faults(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _jitter(text: str) -> tuple[float, float]:
+    shortest, comma, longest = text.partition(",")
+    try:
+        jitter = (float(shortest), float(longest))
+    except ValueError:
+        jitter = None
+    if not comma or jitter is None or not 0 <= jitter[0] <= jitter[1]:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not MIN,MAX seconds with 0 <= MIN <= MAX, such as 0.03,0.1"
+        )
+    return jitter
 
 
 def _interrupt(_signal: int, _frame: FrameType | None) -> None:

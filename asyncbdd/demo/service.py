@@ -25,10 +25,13 @@ from asyncbdd.demo.pipeline import OrderJob, OrderPipeline, OrderRequest
 from asyncbdd.demo.sqs_output import OrderMessages, SqsOutput
 from asyncbdd.demo.webhooks import WebhookSender
 
-__all__ = ["DEFAULT_DATABASE_URL", "OrderService", "ServiceStateError"]
+__all__ = ["DEFAULT_DATABASE_URL", "DEFAULT_JITTER", "OrderService", "ServiceStateError"]
 
 DEFAULT_DATABASE_URL = f"sqlite:///{Path(tempfile.gettempdir()) / 'asyncbdd-demo.db'}"
 """A SQLite file in the system's temporary directory."""
+
+DEFAULT_JITTER = (0.005, 0.05)
+"""Seconds, ``(min, max)``, the worker waits before each processing step unless told."""
 
 
 class OrderService:
@@ -78,7 +81,7 @@ class OrderService:
         host: str = "127.0.0.1",
         port: int = 0,
         faults: Iterable[Fault] = (),
-        jitter: tuple[float, float] = (0.005, 0.05),
+        jitter: tuple[float, float] = DEFAULT_JITTER,
         seed: int | None = None,
         kafka: KafkaInput | None = None,
         sqs: SqsOutput | None = None,

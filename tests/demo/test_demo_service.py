@@ -38,6 +38,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from asyncbdd.demo import Fault, Order, OrderService, ServiceStateError, parse_faults
+from asyncbdd.demo.__main__ import main
 
 POSTGRESQL_URL = os.environ.get(
     "ASYNCBDD_TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -467,6 +468,17 @@ def test_command_line_rejects_an_unknown_fault() -> None:
     assert finished.returncode == 2
     assert "argument --fault: unknown fault 'explode'; valid faults:" in finished.stderr
     assert "usage: python -m asyncbdd.demo" in finished.stderr
+
+
+@pytest.mark.parametrize("jitter", ["0.1", "0.2,0.1", "-1,1", "fast,slow"])
+def test_command_line_rejects_a_malformed_jitter(
+    jitter: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--jitter takes MIN,MAX seconds; anything else exits 2 naming the value and the form."""
+    with pytest.raises(SystemExit) as exited:
+        main([f"--jitter={jitter}"])
+    assert exited.value.code == 2
+    assert f"argument --jitter: {jitter!r} is not MIN,MAX seconds" in capsys.readouterr().err
 
 
 def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
