@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+from demo_features import Brokers, started_brokers
 from sqlalchemy import create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -37,3 +39,24 @@ def postgresql_url() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return url
+
+
+@pytest.fixture(scope="module")
+def separate_brokers() -> Iterator[Brokers]:
+    """An SQS server and a Kafka broker started apart from behave, with the demo's queues,
+    for the tests of one module: runs reach them only through endpoints in configuration."""
+    with started_brokers() as brokers:
+        yield brokers
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak",
+        nargs="?",
+        type=int,
+        const=30,
+        default=None,
+        metavar="RUNS",
+        help="run the flake soak in tests/reliability/test_soak.py N times (default 30); "
+        "without it the suite runs a short soak",
+    )
