@@ -92,8 +92,8 @@ def reflect_table(connection: Connection, name: str, *, if_missing: str) -> Tabl
                 "table",
                 name,
                 [*inspector.get_table_names(), *inspector.get_view_names()],
-                f"Those are the tables and views of database {safe_url(connection.engine.url)}. "
-                + if_missing,
+                if_missing,
+                where=f"database {safe_url(connection.engine.url)}",
             )
         table = Table(name, MetaData(), autoload_with=connection)
         with _tables_lock:

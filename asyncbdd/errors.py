@@ -42,18 +42,35 @@ class ConfigurationError(AsyncBddError):
 
 
 class UnknownName(AsyncBddError, LookupError):
-    """A step referred to a probe, table or other named thing nobody registered."""
+    """A step referred to a probe, table or other named thing that does not exist.
 
-    def __init__(self, kind: str, name: str, known: Iterable[str], how_to_register: str) -> None:
+    Named things are registered (probes, queues) unless ``where`` says where they were
+    looked for (``database sqlite:///shop.db`` for a table).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        known: Iterable[str],
+        how_to_register: str,
+        *,
+        where: str | None = None,
+    ) -> None:
         self.kind = kind
         self.name = name
         self.known = sorted(known)
-        lines = [f"No {kind} named {name!r} is registered."]
+        lines = [f"No {kind} named {name!r} " + (f"in {where}." if where else "is registered.")]
         hint = suggest(name, self.known)
         if hint:
             lines.append(f"Did you mean {hint!r}?")
-        if self.known:
-            lines.append(f"Registered {kind}s: " + ", ".join(repr(k) for k in self.known))
+        listed = ", ".join(repr(k) for k in self.known)
+        if where and listed:
+            lines.append(f"{kind.capitalize()}s there: {listed}")
+        elif where:
+            lines.append(f"There are no {kind}s there.")
+        elif listed:
+            lines.append(f"Registered {kind}s: {listed}")
         else:
             lines.append(f"No {kind}s are registered yet.")
         lines.append(how_to_register)

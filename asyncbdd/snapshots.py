@@ -319,8 +319,8 @@ def assert_change(diff: SnapshotDiff, expected: Sequence[ExpectedChange]) -> Non
                     "column",
                     column,
                     diff.before.columns,
-                    f"Those are the columns captured of {diff.before.description} "
-                    "(ignored columns are left out).",
+                    "Ignored columns are not captured; check the column's name.",
+                    where=f"the capture of {diff.before.description}",
                 )
     problems = _problems(diff, expected)
     if problems:
@@ -450,7 +450,8 @@ def _check_columns(
                 "column",
                 column,
                 available,
-                f"The snapshot's {role} names it, but {where_from} has no such column.",
+                f"The snapshot's {role} names it; check the column's name.",
+                where=where_from,
             )
 
 

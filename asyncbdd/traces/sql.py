@@ -144,7 +144,8 @@ def _primary_key(connection: Connection, name: str, wanted: list[str]) -> list[s
                 "column",
                 wanted_column,
                 names,
-                f"The trace store reads it, but table {name!r} has no such column. Map the "
-                "field to the right column with SqlTraceStore(columns={...}), or to None.",
+                "The trace store reads it: map the field to the right column with "
+                "SqlTraceStore(columns={...}), or to None.",
+                where=f"table {name!r}",
             )
     return key

@@ -443,7 +443,7 @@ ENGINE_CASES = [
         (
             "No column named 'created_at'",
             "Did you mean 'occurred_at'?",
-            "Map the field to the right column with SqlTraceStore(columns=",
+            "map the field to the right column with SqlTraceStore(columns=",
         ),
     ),
     EngineCase(

@@ -227,7 +227,7 @@ def test_an_unknown_table_lists_the_tables(traces: TraceTable) -> None:
     with pytest.raises(UnknownName) as raised:
         SqlTraceStore(traces.name + "x", url=traces.url).events("cid-1")
     message = str(raised.value)
-    assert f"No table named '{traces.name}x' is registered." in message
+    assert f"No table named '{traces.name}x' in database " in message
     assert f"Did you mean '{traces.name}'?" in message
     assert "Check the trace store's table name (setting asyncbdd.traces.table)." in message
 
@@ -238,7 +238,7 @@ def test_an_unknown_column_says_how_to_map_it(traces: TraceTable) -> None:
     with pytest.raises(UnknownName) as raised:
         store.events("cid-1")
     message = str(raised.value)
-    assert "No column named 'created_at' is registered." in message
+    assert f"No column named 'created_at' in table {traces.name!r}." in message
     assert "'occurred_at'" in message
     assert "SqlTraceStore(columns={...})" in message
 
