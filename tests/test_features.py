@@ -2,9 +2,10 @@
 
 ``tests/acceptance/must_fail.feature`` holds one scenario per step that must fail against
 the healthy service, each with the diagnostic that says why; a step that passes against a
-system that disagrees is a defect. The same features pass unchanged on PostgreSQL and
-against brokers started apart from behave. The fault matrix, soak and parallel runs are
-in ``tests/reliability/``.
+system that disagrees is a defect. The same features pass unchanged on PostgreSQL, and
+two runs sharing the brokers see only their own messages. The fault matrix, soak and
+parallel runs (which also run the features against brokers started apart from behave)
+are in ``tests/reliability/``.
 """
 
 from __future__ import annotations
@@ -148,17 +149,6 @@ def test_the_features_pass_unchanged_against_postgresql(
         with engine.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         engine.dispose()
-
-
-def test_the_features_pass_unchanged_against_separately_started_brokers(
-    tmp_path: Path, separate_brokers: Brokers
-) -> None:
-    """Given only endpoints in configuration, the same features pass on other brokers."""
-    outcomes = run_behave(
-        tmp_path, defines=separate_brokers.defines, environment=separate_brokers.environment
-    )
-    assert set(outcomes) == ALL_SCENARIOS
-    assert failed(outcomes) == set(), {name: outcomes[name].report for name in failed(outcomes)}
 
 
 def test_two_runs_sharing_the_brokers_see_only_their_own_messages(
