@@ -111,10 +111,24 @@ def run_behave(
     """
     report = output / "report.json"
     arguments = [*command, *paths, "-f", "json", "-o", str(report), "-f", "plain", "--no-timings"]
+    completed = _run(arguments, defines, environment, timeout)
+    outcomes = read_report(report, completed.stdout) if report.exists() else {}
+    assert outcomes, f"behave ran no scenario:\n{completed.stdout}\n{completed.stderr}"
+    return outcomes
+
+
+def _run(
+    arguments: list[str],
+    defines: dict[str, str] | None,
+    environment: dict[str, str] | None,
+    timeout: float,
+) -> subprocess.CompletedProcess[str]:
+    """Run a behave-like command from the repository root with ``-D`` defines, passing on
+    none of this process's ``ASYNCBDD_*`` variables, only those in ``environment``."""
     for key, value in (defines or {}).items():
-        arguments += ["-D", f"{key}={value}"]
+        arguments = [*arguments, "-D", f"{key}={value}"]
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCBDD_")}
-    completed = subprocess.run(
+    return subprocess.run(
         arguments,
         cwd=ROOT,
         env={**inherited, **(environment or {})},
@@ -123,9 +137,6 @@ def run_behave(
         timeout=timeout,
         check=False,
     )
-    outcomes = read_report(report, completed.stdout) if report.exists() else {}
-    assert outcomes, f"behave ran no scenario:\n{completed.stdout}\n{completed.stderr}"
-    return outcomes
 
 
 def read_report(report: Path, plain_output: str) -> dict[str, Outcome]:
@@ -197,18 +208,7 @@ def run_behavex(
         *(sys.executable, "-m", "behavex", *paths, "--output-folder", str(output)),
         *("--parallel-processes", str(processes), "--parallel-scheme", "scenario"),
     ]
-    for key, value in (defines or {}).items():
-        arguments += ["-D", f"{key}={value}"]
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCBDD_")}
-    completed = subprocess.run(
-        arguments,
-        cwd=ROOT,
-        env={**inherited, **(environment or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    completed = _run(arguments, defines, environment, timeout)
     report = output / "report.json"
     scenarios = (
         [

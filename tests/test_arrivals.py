@@ -7,9 +7,10 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from types import FrameType
 
+import doubles
 import pytest
+from doubles import Interrupted
 
 from asyncbdd.arrivals import Watch
 
@@ -18,41 +19,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-class Interrupted(Exception):
-    """What the test's signal handler raises, as Python's own raises KeyboardInterrupt."""
-
-
 @pytest.fixture
 def signal_taken_by_another_thread() -> Iterator[Callable[[threading.Condition], None]]:
-    """``send(condition)``: once the main thread waits on ``condition`` (and so has let go
-    of its lock), another thread takes SIGUSR1, whose handler raises :class:`Interrupted`.
-    Python runs that handler in the main thread, when the main thread next wakes."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise Interrupted
-
-    previous = signal.signal(signal.SIGUSR1, interrupt)
-    waited_on: list[threading.Condition] = []
-    started = threading.Event()
-
-    def take_signal() -> None:
-        started.wait()
-        with waited_on[0]:  # free only while the main thread waits
-            signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)
-
-    def send(condition: threading.Condition) -> None:
-        if not waited_on:
-            waited_on.append(condition)
-            started.set()
-
-    helper = threading.Thread(target=take_signal, daemon=True)
-    helper.start()
-    try:
+    """See :func:`doubles.signal_taken_by_another_thread`."""
+    with doubles.signal_taken_by_another_thread() as send:
         yield send
-    finally:
-        send(threading.Condition())
-        helper.join()
-        signal.signal(signal.SIGUSR1, previous)
 
 
 def test_a_wait_notices_a_signal_another_thread_took_at_once(

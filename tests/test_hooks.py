@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from behave.configuration import Configuration
+from doubles import ClosingQueue
 
 from asyncbdd.config import Settings, get_settings, set_settings
 from asyncbdd.errors import AsyncBddError, ConfigurationError
 from asyncbdd.hooks import install_hooks, settings_from_behave
 from asyncbdd.infra.run_scoped import EmbeddedService, RunScoped
-from asyncbdd.queues import Correlation, Message, Queue, aliases, register_queue
+from asyncbdd.queues import aliases, register_queue
 from asyncbdd.scenario import Scenario, current_scenario, end_scenario
 
 HOOK_NAMES = ["before_all", "before_scenario", "before_step", "after_scenario", "after_all"]
@@ -200,32 +201,6 @@ def test_after_all_resets_the_settings() -> None:
     assert get_settings().timeout == 3.0
     namespace["after_all"](context)
     assert get_settings() == Settings()
-
-
-class ClosingQueue(Queue):
-    """A queue that only counts how often it was closed; ``fails`` makes closing raise."""
-
-    def __init__(self, alias: str, *, fails: bool = False) -> None:
-        super().__init__(alias, Correlation("off"))
-        self.closed = 0
-        self.fails = fails
-
-    def describe(self) -> str:
-        return f"closing queue {self.alias!r}"
-
-    def open(self) -> None:
-        return
-
-    def receive(self, wait: float) -> list[Message]:
-        return []
-
-    def send(self, body: str, *, attributes: Mapping[str, str], key: str | None = None) -> None:
-        return
-
-    def close(self) -> None:
-        self.closed += 1
-        if self.fails:
-            raise RuntimeError(f"{self.alias} could not close")
 
 
 class FakeService(EmbeddedService):

@@ -8,6 +8,7 @@ server) starts on first use and stops at the end of the run: behave's ``after_al
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
 import weakref
 from abc import ABC, abstractmethod
@@ -99,18 +100,13 @@ def stop_run_scoped_services() -> None:
     """Stop every run-scoped service of this process (at the end of a run).
 
     Each starts again on its next use. Every service is stopped even when stopping
-    another one fails; the first failure is raised afterwards.
+    another one fails (or is interrupted); that failure is raised afterwards.
     """
     with _instances_lock:
         scoped = list(_instances)
-    failure: BaseException | None = None
-    for instance in scoped:
-        try:
-            instance.stop()
-        except BaseException as error:  # the others must stop all the same
-            failure = failure or error
-    if failure is not None:
-        raise failure
+    with contextlib.ExitStack() as stack:  # runs every callback, whatever the others raise
+        for instance in scoped:
+            stack.callback(instance.stop)
 
 
 _instances: weakref.WeakSet[RunScoped[Any]] = weakref.WeakSet()

@@ -16,6 +16,7 @@ Python registrations win over configuration.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from asyncbdd.config import get_settings
@@ -94,19 +95,14 @@ def close_queues() -> None:
     Closing releases their connections; a queue registered in Python stays registered and
     opens again on its next use, and a configured one is built afresh, for the settings
     and brokers in force then. Every queue is closed even when closing another one fails;
-    the first failure is raised afterwards.
+    that failure is raised afterwards.
     """
     with _lock:
         queues = [*_registered.values(), *_configured.values()]
         _configured.clear()
-    failure: Exception | None = None
-    for queue in queues:
-        try:
-            queue.close()
-        except Exception as error:  # the others must close all the same
-            failure = failure or error
-    if failure is not None:
-        raise failure
+    with contextlib.ExitStack() as stack:  # runs every callback, whatever the others raise
+        for queue in queues:
+            stack.callback(queue.close)
 
 
 def queue_from_spec(alias: str, spec: str) -> Queue:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import pytest
+from doubles import ClosingQueue
 
 import asyncbdd
 from asyncbdd.config import Settings, load_settings
@@ -12,8 +13,6 @@ from asyncbdd.errors import ConfigurationError, InvalidInput, UnknownName
 from asyncbdd.queues import (
     Correlation,
     KafkaTopic,
-    Message,
-    Queue,
     SqsQueue,
     alias_names,
     aliases,
@@ -213,32 +212,6 @@ def test_correlation_stamp_writes_a_nested_field_only_into_objects() -> None:
         "x": "1",
     }
     assert header.stamp({}, {}, "c-1")[1] == {"trace_id": "c-1"}
-
-
-class ClosingQueue(Queue):
-    """A queue that only counts how often it was closed; ``fails`` makes closing raise."""
-
-    def __init__(self, alias: str, *, fails: bool = False) -> None:
-        super().__init__(alias, Correlation("off"))
-        self.closed = 0
-        self.fails = fails
-
-    def describe(self) -> str:
-        return f"closing queue {self.alias!r}"
-
-    def open(self) -> None:
-        return
-
-    def receive(self, wait: float) -> list[Message]:
-        return []
-
-    def send(self, body: str, *, attributes: Mapping[str, str], key: str | None = None) -> None:
-        return
-
-    def close(self) -> None:
-        self.closed += 1
-        if self.fails:
-            raise RuntimeError(f"{self.alias} could not close")
 
 
 @pytest.fixture

@@ -1,0 +1,79 @@
+"""Test doubles shared by several test modules.
+
+* :class:`ClosingQueue`: a queue that only counts how often it was closed.
+* :func:`signal_taken_by_another_thread`: a signal whose handler must run in the main
+  thread while the main thread waits, as Ctrl-C does when another thread receives it.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from types import FrameType
+
+from asyncbdd.queues import Correlation, Message, Queue
+
+
+class ClosingQueue(Queue):
+    """A queue that only counts how often it was closed; ``fails`` makes closing raise."""
+
+    def __init__(self, alias: str, *, fails: bool = False) -> None:
+        super().__init__(alias, Correlation("off"))
+        self.closed = 0
+        self.fails = fails
+
+    def describe(self) -> str:
+        return f"closing queue {self.alias!r}"
+
+    def open(self) -> None:
+        return
+
+    def receive(self, wait: float) -> list[Message]:
+        return []
+
+    def send(self, body: str, *, attributes: Mapping[str, str], key: str | None = None) -> None:
+        return
+
+    def close(self) -> None:
+        self.closed += 1
+        if self.fails:
+            raise RuntimeError(f"{self.alias} could not close")
+
+
+class Interrupted(Exception):
+    """What the test's signal handler raises, as Python's own raises KeyboardInterrupt."""
+
+
+@contextmanager
+def signal_taken_by_another_thread() -> Iterator[Callable[[threading.Condition], None]]:
+    """``send(condition)``: once the main thread waits on ``condition`` (and so has let go
+    of its lock), another thread takes SIGUSR1, whose handler raises :class:`Interrupted`.
+    Python runs that handler in the main thread, when the main thread next wakes."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    waited_on: list[threading.Condition] = []
+    started = threading.Event()
+
+    def take_signal() -> None:
+        started.wait()
+        with waited_on[0]:  # free only while the main thread waits
+            signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)
+
+    def send(condition: threading.Condition) -> None:
+        if not waited_on:
+            waited_on.append(condition)
+            started.set()
+
+    helper = threading.Thread(target=take_signal, daemon=True)
+    helper.start()
+    try:
+        yield send
+    finally:
+        send(threading.Condition())
+        helper.join()
+        signal.signal(signal.SIGUSR1, previous)
