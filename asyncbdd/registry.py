@@ -9,27 +9,26 @@ fields, so one registration serves many phrases::
 An unknown phrase raises :class:`~asyncbdd.errors.UnknownName` listing what is
 registered, with a close-match suggestion.
 
-A name registers once. The same line registering it again replaces it: that is the same
-code run again, as when a runner such as behavex runs behave several times in one process
-and so executes ``environment.py`` once per run.
+Registrations made during a behave run (in ``before_all``, or by steps) belong to that
+run: :func:`run_registrations`, entered by the hooks, forgets them when the run ends, so
+that a runner that runs behave several times in one process (behavex) registers afresh
+each time instead of failing on names it registered before.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import Any, Generic, TypeVar
 
 import parse
 
 from asyncbdd.errors import AsyncBddError, UnknownName
 
-__all__ = ["Registry", "Resolved"]
+__all__ = ["Registry", "Resolved", "run_registrations"]
 
 T = TypeVar("T")
 
@@ -50,34 +49,29 @@ class Registry(Generic[T]):
         self.kind = kind
         self.how_to_register = how_to_register
         self._items: dict[str, tuple[parse.Parser, T]] = {}
-        self._sites: dict[str, tuple[str, int] | None] = {}
         self._lock = threading.Lock()
+        _registries.add(self)
 
     def register(self, name: str, item: T, *, replace: bool = False) -> None:
-        """Register ``item`` under ``name``; a second registration of a name is an error,
-        unless it comes from the line that made the first (see the module docstring)."""
+        """Register ``item`` under ``name``; a second registration of a name is an error."""
         name = _normalise(name)
-        site = _registration_site()
         try:
             parser = parse.compile(name, case_sensitive=True)
         except ValueError as error:
             message = f"{self.kind} name {name!r} is not a valid pattern: {error}"
             raise AsyncBddError(message) from None
         with self._lock:
-            again = site is not None and self._sites.get(name) == site
-            if name in self._items and not (replace or again):
+            if name in self._items and not replace:
                 raise AsyncBddError(
                     f"A {self.kind} named {name!r} is already registered; "
                     "register each name once, or pass replace=True."
                 )
             self._items[name] = (parser, item)
-            self._sites[name] = site
 
     def unregister(self, name: str) -> None:
         """Forget ``name`` (no error if it was not registered)."""
         with self._lock:
             self._items.pop(_normalise(name), None)
-            self._sites.pop(_normalise(name), None)
 
     def resolve(self, phrase: str) -> Resolved[T]:
         """Find the registration ``phrase`` refers to, by exact name or by pattern."""
@@ -111,12 +105,12 @@ class Registry(Generic[T]):
     def isolated(self) -> Iterator[Registry[T]]:
         """Within the block, registrations are temporary: the previous set is restored."""
         with self._lock:
-            saved = dict(self._items), dict(self._sites)
+            saved = dict(self._items)
         try:
             yield self
         finally:
             with self._lock:
-                self._items, self._sites = saved
+                self._items = saved
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and _normalise(name) in self._items
@@ -126,15 +120,13 @@ def _normalise(name: str) -> str:
     return " ".join(name.split())
 
 
-_PACKAGE_DIRECTORY = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_registries: weakref.WeakSet[Registry[Any]] = weakref.WeakSet()
 
 
-def _registration_site() -> tuple[str, int] | None:
-    """The file and line, outside asyncbdd, of the call that led to this registration."""
-    frame: FrameType | None = sys._getframe(1)
-    while frame is not None:
-        filename = os.path.abspath(frame.f_code.co_filename)
-        if not filename.startswith(_PACKAGE_DIRECTORY):
-            return filename, frame.f_lineno
-        frame = frame.f_back
-    return None
+@contextmanager
+def run_registrations() -> Iterator[None]:
+    """Within the block, every registry's registrations are temporary (one run's own)."""
+    with ExitStack() as stack:
+        for registry in list(_registries):
+            stack.enter_context(registry.isolated())
+        yield

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from asyncbdd.errors import AsyncBddError, UnknownName
-from asyncbdd.registry import Registry, Resolved
+from asyncbdd.registry import Registry, Resolved, run_registrations
 
 HOW_TO_REGISTER = "Register one with registry.register('the order status', function)."
 
@@ -143,15 +143,15 @@ def test_a_name_registers_once(registry: Registry[str]) -> None:
     assert registry.resolve("the order status").item == "first"
 
 
-def test_the_same_line_registering_again_replaces_its_registration(
-    registry: Registry[str],
-) -> None:
-    """Code run again (environment.py, once per behave run in one process) registers anew."""
+def test_registrations_of_a_run_are_forgotten_when_it_ends(registry: Registry[str]) -> None:
+    """Running again in one process (behavex) registers afresh; earlier ones stay."""
+    registry.register("the order count", "before the runs")
     for item in ("first run", "second run"):
-        registry.register("the order status", item)
-    assert registry.resolve("the order status").item == "second run"
-    with pytest.raises(AsyncBddError, match="already registered"):
-        registry.register("the order status", "another line")
+        with run_registrations():
+            registry.register("the order status", item)
+            assert registry.resolve("the order status").item == item
+    assert "the order status" not in registry
+    assert registry.resolve("the order count").item == "before the runs"
 
 
 def test_replace_true_replaces_a_registration(registry: Registry[str]) -> None:

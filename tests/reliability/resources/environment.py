@@ -17,7 +17,6 @@ from sqlalchemy import text
 from asyncbdd import sql_probe
 from asyncbdd.database import connect
 from asyncbdd.hooks import install_hooks
-from asyncbdd.probes import PROBES
 
 TRACE_LENGTH = "the trace length of this scenario"
 AFTER_SCENARIO_KEY = "resources.after_scenario"
@@ -38,7 +37,6 @@ def before_all(context: Any) -> None:
     sql_probe(
         TRACE_LENGTH,
         "SELECT count(*) FROM trace_events WHERE correlation_id = :correlation_id",
-        replace=True,
     )
 
 
@@ -46,10 +44,6 @@ def after_scenario(context: Any, scenario: Any) -> None:
     sample = context.config.userdata.get(AFTER_SCENARIO_KEY)
     if callable(sample):
         sample()
-
-
-def after_all(context: Any) -> None:
-    PROBES.unregister(TRACE_LENGTH)
 
 
 install_hooks(globals())
