@@ -264,8 +264,9 @@ def _dispatch(request: Request) -> Response:
         answer, note = Response(401, b"Invalid signature.\n", _TEXT), problem
     else:
         answer, note = _answer(receiver, box, call, planned_failure=not foreign)
-    if foreign:
-        note = f"correlation id {owner}, another scenario's"
+    if foreign:  # counted for nobody, but still shown with why it was refused, if it was
+        owned = f"correlation id {owner}, another scenario's"
+        note = owned if note is None else f"{owned}; {note}"
     recorded = dataclasses.replace(call, status=answer.status, note=note)
     with box.changed:
         (box.others if foreign else box.calls[receiver.name]).append(recorded)

@@ -48,6 +48,24 @@ def test_calls_of_other_scenarios_are_listed_when_an_expectation_fails(
     assert 'correlation id someone-else, another scenario\'s: POST {"order_id": "ord-9"}' in message
 
 
+def test_a_refused_call_of_another_scenario_keeps_the_reason_it_was_refused(
+    configure: Configure,
+) -> None:
+    """Another scenario's call that was too large is listed as theirs, and as too large."""
+    configure(webhooks_correlation="header:X-Correlation-Id", webhooks_max_body_size="16 bytes")
+    with asyncbdd.scenario("refused") as state:
+        url = webhook_receiver("payment-complete").url
+        refused = send(url, {"padding": "x" * 32}, headers={"X-Correlation-Id": "someone-else"})
+        with pytest.raises(WaitTimeout) as raised:
+            expect_calls("payment-complete", 1, timeout=0.1)
+    assert refused.status == 413
+    assert state.correlation_id not in str(raised.value)
+    assert (
+        "correlation id someone-else, another scenario's; a body of 47 bytes, over the limit"
+        in str(raised.value)
+    )
+
+
 def test_a_call_of_another_scenario_leaves_the_planned_failures_to_its_own(
     configure: Configure,
 ) -> None:
