@@ -47,6 +47,7 @@ __all__ = [
     "ordinal",
     "plural",
     "relative_time",
+    "wait_waking",
 ]
 
 MAX_LISTED = 10
@@ -161,9 +162,7 @@ class Watch(Generic[A]):
             return self._interrupted() or done({k: len(m) for k, m in self.matched.items()})
 
         with self.changed:
-            while not self.changed.wait_for(ready, timeout=_block_for(until)):
-                if time.monotonic() >= until:
-                    break
+            wait_waking(self.changed, ready, until)
             errors = [channel.error() for channel in self.channels]
             rejections = [channel.rejection() for channel in self.channels]
         for error in errors:
@@ -233,9 +232,14 @@ class Watch(Generic[A]):
         return lines
 
 
-def _block_for(until: float) -> float:
-    """Seconds to block in one wait for the monotonic time ``until``: :data:`WAKE_EVERY` at most."""
-    return min(max(until - time.monotonic(), 0.0), WAKE_EVERY)
+def wait_waking(condition: threading.Condition, ready: Callable[[], bool], until: float) -> bool:
+    """``condition.wait_for(ready)`` until the monotonic time ``until``, waking at least
+    every :data:`WAKE_EVERY` seconds so that a Ctrl-C taken by another thread is handled
+    at once. The caller holds the condition's lock. Returns whether ``ready()`` held."""
+    while not condition.wait_for(ready, timeout=min(max(until - time.monotonic(), 0), WAKE_EVERY)):
+        if time.monotonic() >= until:
+            return False
+    return True
 
 
 def check_count(count: object, noun: str) -> int:

@@ -32,7 +32,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from asyncbdd.arrivals import WAKE_EVERY
+from asyncbdd.arrivals import wait_waking
 from asyncbdd.queues.aliases import alias_names, queue_named
 from asyncbdd.queues.base import Queue
 from asyncbdd.queues.message import Message
@@ -82,16 +82,11 @@ class Inbox:
         """Block until ``ready()`` (checked under the lock) or ``seconds`` pass.
 
         It wakes at least every :data:`~asyncbdd.arrivals.WAKE_EVERY` seconds, so that a
-        Ctrl-C is handled at once rather than when ``seconds`` have passed.
+        Ctrl-C is handled at once rather than when ``seconds`` have passed
+        (:func:`~asyncbdd.arrivals.wait_waking`).
         """
-        until = time.monotonic() + max(seconds, 0.0)
         with self.changed:
-            while not self.changed.wait_for(
-                ready, timeout=min(max(until - time.monotonic(), 0.0), WAKE_EVERY)
-            ):
-                if time.monotonic() >= until:
-                    return False
-            return True
+            return wait_waking(self.changed, ready, time.monotonic() + max(seconds, 0.0))
 
 
 def inbox() -> Inbox:

@@ -53,6 +53,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from asyncbdd.arrivals import wait_waking
 from asyncbdd.errors import AsyncBddError, ConfigurationError, InvalidInput, UnknownName
 from asyncbdd.queues.aliases import queue_named
 from asyncbdd.queues.inbox import inbox, start_reader
@@ -229,12 +230,13 @@ class EvidenceStore(TraceStore):
         elif self.receivers:
             hooks = captures()
             with hooks.changed:
-                hooks.changed.wait_for(
+                wait_waking(
+                    hooks.changed,
                     lambda: (
                         _count(hooks.calls) != calls
                         or any(name in hooks.errors for name in self.receivers)
                     ),
-                    seconds,
+                    time.monotonic() + seconds,
                 )
         elif self.trace is not None:
             self.trace.pause(seconds)
