@@ -3,6 +3,7 @@
 * :class:`ClosingQueue`: a queue that only counts how often it was closed.
 * :func:`signal_taken_by_another_thread`: a signal whose handler must run in the main
   thread while the main thread waits, as Ctrl-C does when another thread receives it.
+* :class:`LocalHttpServer` and :class:`QuietHandler`: an HTTP service a test plays.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 
 from asyncbdd.queues import Correlation, Message, Queue
@@ -77,3 +79,27 @@ def signal_taken_by_another_thread() -> Iterator[Callable[[threading.Condition],
         send(threading.Condition())
         helper.join()
         signal.signal(signal.SIGUSR1, previous)
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that does not log each request to stderr."""
+
+    def log_message(self, format: str, *arguments: object) -> None:
+        return
+
+
+class LocalHttpServer:
+    """``handler`` served on a free loopback port from a thread, until :meth:`stop`."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()

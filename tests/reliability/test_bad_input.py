@@ -18,20 +18,20 @@ import os
 import re
 import socket
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from demo_features import Outcome, run_behave
+from doubles import LocalHttpServer, QuietHandler
 
 import asyncbdd
 from asyncbdd.config import get_settings, load_settings, set_settings
 from asyncbdd.database import dispose_engines
 from asyncbdd.errors import AsyncBddError
+from asyncbdd.matching import shorten
 from asyncbdd.probes import PROBES
 from asyncbdd.queues import expect_messages
 from asyncbdd.scenario import end_scenario
@@ -651,8 +651,8 @@ class _GarbageService:
     def __init__(self) -> None:
         answers = GARBAGE_ANSWERS
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
+        class Handler(QuietHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server names it)
                 status, content_type, body = answers[self.path.split("/")[1]]
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
@@ -660,21 +660,13 @@ class _GarbageService:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *arguments: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
+        self.http = LocalHttpServer(Handler)
+        self.url = self.http.url
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.stop()
 
 
 def _shorten(text: str, width: int = 80) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= width else line[: width - 3] + "..."
+    """The first line of ``text``, shortened."""
+    return shorten(text.strip().splitlines()[0] if text.strip() else "", width)

@@ -44,6 +44,8 @@ from demo_features import (
     run_behave,
 )
 
+from asyncbdd.matching import shorten
+
 TIMEOUT_SCALE = "0.3"
 
 # What a scenario says when the thing it waits for never happens.
@@ -252,10 +254,6 @@ def _failure_line(report: str) -> str:
     return next((line for line in lines if "Failed because" in line or "Error" in line), "")
 
 
-def _shorten(text: str, width: int = 72) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 HEALTHY = "healthy"
 
 
@@ -298,7 +296,7 @@ def test_every_fault_is_detected_by_every_scenario_it_breaks(
         f"{sum(cell.verdict == 'FALSE ALARM' for cell in cells)} false alarms",
         ["fault", "scenario", "detected", "message excerpt"],
         [
-            (cell.fault, _shorten(cell.scenario, 48), cell.verdict, _shorten(cell.excerpt))
+            (cell.fault, shorten(cell.scenario, 48), cell.verdict, shorten(cell.excerpt, 72))
             for cell in cells
         ],
     )

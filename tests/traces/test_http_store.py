@@ -7,11 +7,11 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from doubles import LocalHttpServer, QuietHandler
 from trace_fakes import HEALTHY_CHAIN, SERVICES
 
 from asyncbdd.errors import InvalidInput, WaitAborted
@@ -28,8 +28,8 @@ class TraceService:
         self.requested = threading.Condition()
         service = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
+        class Handler(QuietHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server names it)
                 path = unquote(self.path)
                 with service.requested:
                     service.requests.append(path)
@@ -45,15 +45,8 @@ class TraceService:
                 self.end_headers()
                 self.wfile.write(body.encode())
 
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
+        self.http = LocalHttpServer(Handler)
+        self.url = self.http.url
 
     def answer(self, path: str, document: Any, status: int = 200) -> None:
         """Serve ``document`` (as JSON, or text as it is) at ``path`` from now on."""
@@ -74,8 +67,7 @@ class TraceService:
         return thread
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.stop()
 
 
 def events_of(*kinds: str) -> list[dict[str, Any]]:
