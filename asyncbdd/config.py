@@ -11,6 +11,7 @@ get the same defaults and environment overrides without any set-up.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hmac
 import math
 import os
@@ -212,20 +213,13 @@ def _kafka_options(value: object) -> dict[str, object]:
     return options
 
 
-def _correlation(value: object) -> str:
+def _correlation(value: object, *, carrier: str, example: str) -> str:
+    """``off``, ``field:PATH`` or ``<carrier>:NAME`` (attribute for queues, header for calls)."""
     text = str(value).strip()
     kind, colon, name = text.partition(":")
-    if text == "off" or (colon and kind in ("attribute", "field") and name.strip()):
+    if text == "off" or (colon and kind in (carrier, "field") and name.strip()):
         return text
-    raise ValueError("write attribute:NAME, field:PATH or off, e.g. attribute:correlation_id")
-
-
-def _webhook_correlation(value: object) -> str:
-    text = str(value).strip()
-    kind, colon, name = text.partition(":")
-    if text == "off" or (colon and kind in ("header", "field") and name.strip()):
-        return text
-    raise ValueError("write header:NAME, field:PATH or off, e.g. header:X-Correlation-Id")
+    raise ValueError(f"write {carrier}:NAME, field:PATH or off, e.g. {example}")
 
 
 def _trace_order(value: object) -> str:
@@ -308,7 +302,9 @@ _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "database_url": _optional_text,
     "connect_timeout": _positive_seconds,
     "queues": _pairs,
-    "queues_correlation": _correlation,
+    "queues_correlation": functools.partial(
+        _correlation, carrier="attribute", example="attribute:correlation_id"
+    ),
     "sqs_endpoint": _optional_text,
     "sqs_region": _optional_text,
     "sqs_unwrap_sns": _boolean,
@@ -321,7 +317,9 @@ _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "webhooks_signature_header": _header_name,
     "webhooks_signature_algorithm": _hmac_algorithm,
     "webhooks_max_body_size": _byte_size,
-    "webhooks_correlation": _webhook_correlation,
+    "webhooks_correlation": functools.partial(
+        _correlation, carrier="header", example="header:X-Correlation-Id"
+    ),
     "traces_table": _optional_text,
     "traces_order_by": _trace_order,
 }

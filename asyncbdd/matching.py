@@ -43,6 +43,7 @@ __all__ = [
     "MISSING",
     "Marker",
     "Mismatch",
+    "field_text",
     "field_value",
     "json_expectation",
     "json_mismatches",
@@ -211,6 +212,13 @@ def parse_marker(text: str) -> Marker | None:
     if accepts is None:
         raise InvalidInput(f"Unknown marker {text}. Markers are: {MARKERS}.")
     return Marker(text, accepts)
+
+
+def field_text(document: Any, path: str) -> str | None:
+    """The value at ``path`` in ``document`` as text (a correlation id), or None when the
+    field is absent or null. See :func:`field_value` for paths."""
+    value = field_value(document, path)
+    return None if value is MISSING or value is None else str(value)
 
 
 def field_value(document: Any, path: str) -> Any:

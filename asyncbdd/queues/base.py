@@ -8,7 +8,7 @@ from typing import Any
 
 from asyncbdd.config import get_settings
 from asyncbdd.errors import AsyncBddError, InvalidInput
-from asyncbdd.matching import MISSING, field_value
+from asyncbdd.matching import field_text
 from asyncbdd.queues.message import NOT_JSON, Message, parse_body
 
 __all__ = ["Correlation", "Queue", "QueueNotFound", "QueueUnavailable"]
@@ -56,8 +56,7 @@ class Correlation:
             return attributes.get(self.name)
         if self.kind == "field":
             document = parse_body(body)
-            value = MISSING if document is NOT_JSON else field_value(document, self.name)
-            return None if value is MISSING or value is None else str(value)
+            return None if document is NOT_JSON else field_text(document, self.name)
         return None
 
     def stamp(

@@ -44,7 +44,7 @@ from asyncbdd.content import NOT_JSON
 from asyncbdd.durations import format_duration, to_seconds
 from asyncbdd.errors import AsyncBddError, InvalidInput, UnknownName
 from asyncbdd.infra.run_scoped import RunScoped
-from asyncbdd.matching import MISSING, field_value
+from asyncbdd.matching import field_text
 from asyncbdd.scenario import Scenario, current_scenario, on_scenario_start
 from asyncbdd.webhooks.call import ALWAYS_MASKED, Call, Signature
 from asyncbdd.webhooks.server import Request, Response, WebhookServer
@@ -390,8 +390,7 @@ def _correlation_id(call: Call) -> str | None:
     if kind == "header":
         return call.header(name.strip())
     if kind == "field" and call.json is not NOT_JSON:
-        value = field_value(call.json, name.strip())
-        return None if value is MISSING or value is None else str(value)
+        return field_text(call.json, name.strip())
     return None
 
 
