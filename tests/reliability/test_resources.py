@@ -404,17 +404,25 @@ def test_ctrl_c_during_a_wait_stops_behave_and_all_it_started(
             pytest.fail(f"behave did not exit within {EXIT_BOUND:g} s of SIGINT")
         seconds = time.perf_counter() - began
     output = "".join(lines) + rest
+    _, survivors = psutil.wait_procs(waiting.descendants, timeout=0)  # behave reaped them
+    still_listening = listening(waiting.ports)
     reliability_report(
         f"Ctrl-C: SIGINT to the {whom}",
-        ["exit code", "exit after SIGINT", "processes", "ports"],
-        [[child.returncode, f"{seconds:.2f} s", len(waiting.descendants) + 1, len(waiting.ports)]],
+        ["exit code", "exit after SIGINT", "processes / ports while waiting", "left after"],
+        [
+            [
+                child.returncode,
+                f"{seconds:.2f} s",
+                f"{len(waiting.descendants) + 1} / {len(waiting.ports)}",
+                f"{len(survivors)} / {len(still_listening)}",
+            ]
+        ],
     )
     assert child.returncode == 1, output
     assert "ABORTED: By user" in output, output
     assert "Traceback" not in output, output
-    _, survivors = psutil.wait_procs(waiting.descendants, timeout=0)  # behave reaped them
     assert not survivors, f"left behind: {[p.cmdline() for p in survivors]}"
-    assert not listening(waiting.ports), "ports still listening after behave exited"
+    assert not still_listening, "ports still listening after behave exited"
 
 
 def test_a_killed_run_leaves_no_broker_behind(tmp_path: Path) -> None:
