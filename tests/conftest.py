@@ -11,6 +11,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from asyncbdd.database import safe_url
+from asyncbdd.queues import aliases
 
 DEFAULT_POSTGRESQL_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -60,3 +61,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run the flake soak in tests/reliability/test_soak.py N times (default 30); "
         "without it the suite runs a short soak",
     )
+
+
+@pytest.fixture
+def own_queues(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test's queues only: closing every queue (the end of a run) reaches no queue of
+    another test."""
+    monkeypatch.setattr(aliases, "_registered", {})
+    monkeypatch.setattr(aliases, "_configured", {})

@@ -1,6 +1,7 @@
 """Test doubles shared by several test modules.
 
 * :class:`ClosingQueue`: a queue that only counts how often it was closed.
+* :class:`FakeService`: a run-scoped service that only counts its starts and stops.
 * :func:`signal_taken_by_another_thread`: a signal whose handler must run in the main
   thread while the main thread waits, as Ctrl-C does when another thread receives it.
 * :class:`LocalHttpServer` and :class:`QuietHandler`: an HTTP service a test plays.
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 
+from asyncbdd.infra.run_scoped import EmbeddedService
 from asyncbdd.queues import Correlation, Message, Queue
 
 
@@ -103,3 +105,31 @@ class LocalHttpServer:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
+
+
+class FakeService(EmbeddedService):
+    """A service that only counts its starts and stops; ``die()`` simulates a crash."""
+
+    def __init__(self, *, fails_to_stop: bool = False) -> None:
+        self.up = False
+        self.starts = 0
+        self.stops = 0
+        self.fails_to_stop = fails_to_stop
+
+    @property
+    def running(self) -> bool:
+        return self.up
+
+    def start(self) -> str:
+        self.up = True
+        self.starts += 1
+        return "fake://service"
+
+    def stop(self) -> None:
+        self.up = False
+        self.stops += 1
+        if self.fails_to_stop:
+            raise RuntimeError("the service could not stop")
+
+    def die(self) -> None:
+        self.up = False

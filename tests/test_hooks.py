@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from behave.configuration import Configuration
-from doubles import ClosingQueue
+from doubles import ClosingQueue, FakeService
 
 from asyncbdd.config import Settings, get_settings, set_settings
 from asyncbdd.errors import AsyncBddError, ConfigurationError
 from asyncbdd.hooks import install_hooks, settings_from_behave
-from asyncbdd.infra.run_scoped import EmbeddedService, RunScoped
-from asyncbdd.queues import aliases, register_queue
+from asyncbdd.infra.run_scoped import RunScoped
+from asyncbdd.queues import register_queue
 from asyncbdd.scenario import Scenario, current_scenario, end_scenario
 
 HOOK_NAMES = ["before_all", "before_scenario", "before_step", "after_scenario", "after_all"]
@@ -201,31 +201,6 @@ def test_after_all_resets_the_settings() -> None:
     assert get_settings().timeout == 3.0
     namespace["after_all"](context)
     assert get_settings() == Settings()
-
-
-class FakeService(EmbeddedService):
-    """A run-scoped service that only knows whether it runs."""
-
-    def __init__(self) -> None:
-        self.up = False
-
-    @property
-    def running(self) -> bool:
-        return self.up
-
-    def start(self) -> str:
-        self.up = True
-        return "fake://service"
-
-    def stop(self) -> None:
-        self.up = False
-
-
-@pytest.fixture
-def own_queues(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The test's queues only: the end of the run closes no queue of another test."""
-    monkeypatch.setattr(aliases, "_registered", {})
-    monkeypatch.setattr(aliases, "_configured", {})
 
 
 @pytest.mark.usefixtures("own_queues")

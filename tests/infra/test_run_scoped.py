@@ -3,36 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from doubles import FakeService
 
-from asyncbdd.infra.run_scoped import EmbeddedService, RunScoped, stop_run_scoped_services
-
-
-class FakeService(EmbeddedService):
-    """A service that only counts its starts and stops; ``die()`` simulates a crash."""
-
-    def __init__(self, *, fails_to_stop: bool = False) -> None:
-        self.up = False
-        self.starts = 0
-        self.stops = 0
-        self.fails_to_stop = fails_to_stop
-
-    @property
-    def running(self) -> bool:
-        return self.up
-
-    def start(self) -> str:
-        self.up = True
-        self.starts += 1
-        return "fake://service"
-
-    def stop(self) -> None:
-        self.up = False
-        self.stops += 1
-        if self.fails_to_stop:
-            raise RuntimeError("the service could not stop")
-
-    def die(self) -> None:
-        self.up = False
+from asyncbdd.infra.run_scoped import RunScoped, stop_run_scoped_services
 
 
 def test_context_manager_starts_and_stops() -> None:

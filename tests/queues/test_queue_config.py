@@ -15,7 +15,6 @@ from asyncbdd.queues import (
     KafkaTopic,
     SqsQueue,
     alias_names,
-    aliases,
     expect_messages,
     queue_named,
     register_queue,
@@ -214,14 +213,7 @@ def test_correlation_stamp_writes_a_nested_field_only_into_objects() -> None:
     assert header.stamp({}, {}, "c-1")[1] == {"trace_id": "c-1"}
 
 
-@pytest.fixture
-def own_aliases(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The test's queues only: close_queues() reaches no queue of another test."""
-    monkeypatch.setattr(aliases, "_registered", {})
-    monkeypatch.setattr(aliases, "_configured", {})
-
-
-@pytest.mark.usefixtures("own_aliases")
+@pytest.mark.usefixtures("own_queues")
 def test_close_queues_closes_every_queue_and_forgets_the_configured_ones(
     configure: Configure, uid: str
 ) -> None:
@@ -238,7 +230,7 @@ def test_close_queues_closes_every_queue_and_forgets_the_configured_ones(
     assert queue_named(configured_alias) is not configured
 
 
-@pytest.mark.usefixtures("own_aliases")
+@pytest.mark.usefixtures("own_queues")
 def test_close_queues_closes_the_others_when_one_fails(uid: str) -> None:
     """A queue that fails to close does not keep the others open; its error is raised."""
     failing, other = ClosingQueue(f"a-{uid}", fails=True), ClosingQueue(f"b-{uid}")
