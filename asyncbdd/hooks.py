@@ -13,8 +13,9 @@ running scenario. Steps reach the state as ``context.asyncbdd``.
 
 When the run ends (``after_all``), everything it started is stopped and closed: queue
 readers and clients, the webhook capture server, the embedded brokers, database engines
-(:func:`end_run`); what it registered (in ``before_all``, say) is forgotten. The process
-holds afterwards what it held before the run, so behave may run again in it (behavex).
+(:func:`end_run`), and its names (probes, snapshot subjects) may be registered again. The
+process holds afterwards what it held before the run, so behave may run again in it
+(behavex).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 from asyncbdd.config import Settings, load_settings, set_settings
 from asyncbdd.database import dispose_engines
 from asyncbdd.infra.run_scoped import stop_run_scoped_services
-from asyncbdd.registry import run_registrations
+from asyncbdd.registry import end_of_run
 from asyncbdd.scenario import end_scenario, start_scenario
 
 __all__ = ["end_run", "install_hooks", "settings_from_behave"]
@@ -59,7 +60,6 @@ def settings_from_behave(config: Any) -> Settings:
 
 def _before_all(context: Any) -> None:
     set_settings(settings_from_behave(context.config))
-    _run.enter_context(run_registrations())
 
 
 def _before_scenario(context: Any, scenario: Any) -> None:
@@ -85,14 +85,14 @@ def end_run() -> None:
 
     In order: the queue readers, the queues' clients (configured queues are forgotten,
     so that the next run builds them for its own settings and brokers), the capture
-    server and the embedded brokers, the database engines, the run's registrations
-    (probes and the like registered in ``before_all``). Every part is done even when
+    server and the embedded brokers, the database engines; and the run's registrations
+    are marked as ended (a later run may make them again). Every part is done even when
     an earlier one fails (or a second Ctrl-C interrupts it); the failure is raised after.
     behave's ``after_all`` calls it; so may a script that ran scenarios itself.
     """
     with contextlib.ExitStack() as stack:  # callbacks run last-pushed first, all of them
         stack.callback(set_settings, None)
-        stack.callback(_run.close)  # forgets the run's registrations
+        stack.callback(end_of_run)  # a later run may register the same names again
         stack.callback(dispose_engines)
         stack.callback(stop_run_scoped_services)
         queues = sys.modules.get("asyncbdd.queues.aliases")  # only if queues were used
@@ -103,8 +103,6 @@ def end_run() -> None:
             stack.callback(readers.close_readers)
 
 
-_run = contextlib.ExitStack()
-"""What lasts for one behave run: its registrations (probes, snapshot subjects, traces)."""
 _MARK = "_asyncbdd_hook"
 _HOOKS: dict[str, Callable[..., None]] = {
     "before_all": _before_all,

@@ -9,18 +9,17 @@ fields, so one registration serves many phrases::
 An unknown phrase raises :class:`~asyncbdd.errors.UnknownName` listing what is
 registered, with a close-match suggestion.
 
-Registrations made during a behave run (in ``before_all``, or by steps) belong to that
-run: :func:`run_registrations`, entered by the hooks, forgets them when the run ends, so
-that a runner that runs behave several times in one process (behavex) registers afresh
-each time instead of failing on names it registered before.
+A name registers once per run. A runner that runs behave several times in one process
+(behavex) executes ``environment.py`` and the step files again for each run; once a run
+has ended (:func:`end_of_run`, called by the hooks), a later run may register its names
+again, and the new registration replaces the old.
 """
 
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -28,7 +27,7 @@ import parse
 
 from asyncbdd.errors import AsyncBddError, UnknownName
 
-__all__ = ["Registry", "Resolved", "run_registrations"]
+__all__ = ["Registry", "Resolved", "end_of_run"]
 
 T = TypeVar("T")
 
@@ -49,11 +48,13 @@ class Registry(Generic[T]):
         self.kind = kind
         self.how_to_register = how_to_register
         self._items: dict[str, tuple[parse.Parser, T]] = {}
+        self._runs: dict[str, int] = {}
+        """The run each name was registered in (see :func:`end_of_run`)."""
         self._lock = threading.Lock()
-        _registries.add(self)
 
     def register(self, name: str, item: T, *, replace: bool = False) -> None:
-        """Register ``item`` under ``name``; a second registration of a name is an error."""
+        """Register ``item`` under ``name``; registering a name again in the same run is an
+        error (in a later run it replaces the earlier registration)."""
         name = _normalise(name)
         try:
             parser = parse.compile(name, case_sensitive=True)
@@ -61,17 +62,19 @@ class Registry(Generic[T]):
             message = f"{self.kind} name {name!r} is not a valid pattern: {error}"
             raise AsyncBddError(message) from None
         with self._lock:
-            if name in self._items and not replace:
+            if name in self._items and not replace and self._runs[name] == _runs_ended[0]:
                 raise AsyncBddError(
                     f"A {self.kind} named {name!r} is already registered; "
                     "register each name once, or pass replace=True."
                 )
             self._items[name] = (parser, item)
+            self._runs[name] = _runs_ended[0]
 
     def unregister(self, name: str) -> None:
         """Forget ``name`` (no error if it was not registered)."""
         with self._lock:
             self._items.pop(_normalise(name), None)
+            self._runs.pop(_normalise(name), None)
 
     def resolve(self, phrase: str) -> Resolved[T]:
         """Find the registration ``phrase`` refers to, by exact name or by pattern."""
@@ -105,12 +108,12 @@ class Registry(Generic[T]):
     def isolated(self) -> Iterator[Registry[T]]:
         """Within the block, registrations are temporary: the previous set is restored."""
         with self._lock:
-            saved = dict(self._items)
+            saved = dict(self._items), dict(self._runs)
         try:
             yield self
         finally:
             with self._lock:
-                self._items = saved
+                self._items, self._runs = saved
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and _normalise(name) in self._items
@@ -120,13 +123,10 @@ def _normalise(name: str) -> str:
     return " ".join(name.split())
 
 
-_registries: weakref.WeakSet[Registry[Any]] = weakref.WeakSet()
+_runs_ended = [0]
+"""How many runs have ended in this process: the number of the run in progress."""
 
 
-@contextmanager
-def run_registrations() -> Iterator[None]:
-    """Within the block, every registry's registrations are temporary (one run's own)."""
-    with ExitStack() as stack:
-        for registry in list(_registries):
-            stack.enter_context(registry.isolated())
-        yield
+def end_of_run() -> None:
+    """Mark the end of a run: names registered so far may be registered again."""
+    _runs_ended[0] += 1
