@@ -13,9 +13,8 @@ running scenario. Steps reach the state as ``context.asyncbdd``.
 
 When the run ends (``after_all``), everything it started is stopped and closed: queue
 readers and clients, the webhook capture server, the embedded brokers, database engines
-(:func:`end_run`), and its names (probes, snapshot subjects) may be registered again. The
-process holds afterwards what it held before the run, so behave may run again in it
-(behavex).
+(:func:`end_run`). The process holds afterwards what it held before the run, so behave
+may run again in it (behavex).
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ from typing import Any
 from asyncbdd.config import Settings, load_settings, set_settings
 from asyncbdd.database import dispose_engines
 from asyncbdd.infra.run_scoped import stop_run_scoped_services
-from asyncbdd.registry import end_of_run
 from asyncbdd.scenario import end_scenario, start_scenario
 
 __all__ = ["end_run", "install_hooks", "settings_from_behave"]
@@ -85,14 +83,12 @@ def end_run() -> None:
 
     In order: the queue readers, the queues' clients (configured queues are forgotten,
     so that the next run builds them for its own settings and brokers), the capture
-    server and the embedded brokers, the database engines; and the run's registrations
-    are marked as ended (a later run may make them again). Every part is done even when
+    server and the embedded brokers, the database engines. Every part is done even when
     an earlier one fails (or a second Ctrl-C interrupts it); the failure is raised after.
     behave's ``after_all`` calls it; so may a script that ran scenarios itself.
     """
     with contextlib.ExitStack() as stack:  # callbacks run last-pushed first, all of them
         stack.callback(set_settings, None)
-        stack.callback(end_of_run)  # a later run may register the same names again
         stack.callback(dispose_engines)
         stack.callback(stop_run_scoped_services)
         queues = sys.modules.get("asyncbdd.queues.aliases")  # only if queues were used

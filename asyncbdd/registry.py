@@ -9,25 +9,27 @@ fields, so one registration serves many phrases::
 An unknown phrase raises :class:`~asyncbdd.errors.UnknownName` listing what is
 registered, with a close-match suggestion.
 
-A name registers once per run. A runner that runs behave several times in one process
-(behavex) executes ``environment.py`` and the step files again for each run; once a run
-has ended (:func:`end_of_run`, called by the hooks), a later run may register its names
-again, and the new registration replaces the old.
+A name registers once. The same line registering it again replaces it: that is the same
+code run again, as when a runner such as behavex runs behave several times in one process
+and so executes ``environment.py`` once per run.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any, Generic, TypeVar
 
 import parse
 
 from asyncbdd.errors import AsyncBddError, UnknownName
 
-__all__ = ["Registry", "Resolved", "end_of_run"]
+__all__ = ["Registry", "Resolved"]
 
 T = TypeVar("T")
 
@@ -48,33 +50,34 @@ class Registry(Generic[T]):
         self.kind = kind
         self.how_to_register = how_to_register
         self._items: dict[str, tuple[parse.Parser, T]] = {}
-        self._runs: dict[str, int] = {}
-        """The run each name was registered in (see :func:`end_of_run`)."""
+        self._sites: dict[str, tuple[str, int] | None] = {}
         self._lock = threading.Lock()
 
     def register(self, name: str, item: T, *, replace: bool = False) -> None:
-        """Register ``item`` under ``name``; registering a name again in the same run is an
-        error (in a later run it replaces the earlier registration)."""
+        """Register ``item`` under ``name``; a second registration of a name is an error,
+        unless it comes from the line that made the first (see the module docstring)."""
         name = _normalise(name)
+        site = _registration_site()
         try:
             parser = parse.compile(name, case_sensitive=True)
         except ValueError as error:
             message = f"{self.kind} name {name!r} is not a valid pattern: {error}"
             raise AsyncBddError(message) from None
         with self._lock:
-            if name in self._items and not replace and self._runs[name] == _runs_ended[0]:
+            again = site is not None and self._sites.get(name) == site
+            if name in self._items and not (replace or again):
                 raise AsyncBddError(
                     f"A {self.kind} named {name!r} is already registered; "
                     "register each name once, or pass replace=True."
                 )
             self._items[name] = (parser, item)
-            self._runs[name] = _runs_ended[0]
+            self._sites[name] = site
 
     def unregister(self, name: str) -> None:
         """Forget ``name`` (no error if it was not registered)."""
         with self._lock:
             self._items.pop(_normalise(name), None)
-            self._runs.pop(_normalise(name), None)
+            self._sites.pop(_normalise(name), None)
 
     def resolve(self, phrase: str) -> Resolved[T]:
         """Find the registration ``phrase`` refers to, by exact name or by pattern."""
@@ -108,12 +111,12 @@ class Registry(Generic[T]):
     def isolated(self) -> Iterator[Registry[T]]:
         """Within the block, registrations are temporary: the previous set is restored."""
         with self._lock:
-            saved = dict(self._items), dict(self._runs)
+            saved = dict(self._items), dict(self._sites)
         try:
             yield self
         finally:
             with self._lock:
-                self._items, self._runs = saved
+                self._items, self._sites = saved
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and _normalise(name) in self._items
@@ -123,10 +126,15 @@ def _normalise(name: str) -> str:
     return " ".join(name.split())
 
 
-_runs_ended = [0]
-"""How many runs have ended in this process: the number of the run in progress."""
+_PACKAGE_DIRECTORY = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
-def end_of_run() -> None:
-    """Mark the end of a run: names registered so far may be registered again."""
-    _runs_ended[0] += 1
+def _registration_site() -> tuple[str, int] | None:
+    """The file and line, outside asyncbdd, of the call that led to this registration."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if not filename.startswith(_PACKAGE_DIRECTORY):
+            return filename, frame.f_lineno
+        frame = frame.f_back
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from asyncbdd.errors import AsyncBddError, UnknownName
-from asyncbdd.registry import Registry, Resolved, end_of_run
+from asyncbdd.registry import Registry, Resolved
 
 HOW_TO_REGISTER = "Register one with registry.register('the order status', function)."
 
@@ -143,14 +143,15 @@ def test_a_name_registers_once(registry: Registry[str]) -> None:
     assert registry.resolve("the order status").item == "first"
 
 
-def test_a_later_run_may_register_a_name_again(registry: Registry[str]) -> None:
-    """Running again in one process (behavex) registers afresh; within a run, once."""
-    registry.register("the order status", "first run")
-    end_of_run()
-    registry.register("the order status", "second run")
+def test_the_same_line_registering_again_replaces_its_registration(
+    registry: Registry[str],
+) -> None:
+    """Code run again (environment.py, once per behave run in one process) registers anew."""
+    for item in ("first run", "second run"):
+        registry.register("the order status", item)
     assert registry.resolve("the order status").item == "second run"
     with pytest.raises(AsyncBddError, match="already registered"):
-        registry.register("the order status", "again in the second run")
+        registry.register("the order status", "another line")
 
 
 def test_replace_true_replaces_a_registration(registry: Registry[str]) -> None:
