@@ -122,15 +122,16 @@ def _run(
     defines: dict[str, str] | None,
     environment: dict[str, str] | None,
     timeout: float,
+    directory: Path = ROOT,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a behave-like command from the repository root with ``-D`` defines, passing on
-    none of this process's ``ASYNCBDD_*`` variables, only those in ``environment``."""
+    """Run a behave-like command in ``directory`` with ``-D`` defines, passing on none of
+    this process's ``ASYNCBDD_*`` variables, only those in ``environment``."""
     for key, value in (defines or {}).items():
         arguments = [*arguments, "-D", f"{key}={value}"]
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCBDD_")}
     return subprocess.run(
         arguments,
-        cwd=ROOT,
+        cwd=directory,
         env={**inherited, **(environment or {})},
         capture_output=True,
         text=True,
@@ -197,6 +198,7 @@ def run_behavex(
     defines: dict[str, str] | None = None,
     environment: dict[str, str] | None = None,
     timeout: float = 240,
+    directory: Path = ROOT,
 ) -> ParallelRun:
     """Run the features with behavex, ``processes`` at a time, one scenario per task.
 
@@ -208,7 +210,7 @@ def run_behavex(
         *(sys.executable, "-m", "behavex", *paths, "--output-folder", str(output)),
         *("--parallel-processes", str(processes), "--parallel-scheme", "scenario"),
     ]
-    completed = _run(arguments, defines, environment, timeout)
+    completed = _run(arguments, defines, environment, timeout, directory)
     report = output / "report.json"
     scenarios = (
         [

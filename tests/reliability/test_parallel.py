@@ -148,3 +148,39 @@ def test_two_full_runs_at_once_share_the_brokers(
     for outcomes in runs:
         assert failed(outcomes) == set(), {n: outcomes[n].report for n in failed(outcomes)}
         assert statuses(outcomes) == statuses(serial_run.outcomes)
+
+
+MODULE_LEVEL_ENVIRONMENT = """\
+from asyncbdd import sql_probe
+from asyncbdd.hooks import install_hooks
+
+sql_probe("the answer", "SELECT 42")
+
+install_hooks(globals())
+"""
+
+
+def test_registrations_at_module_level_survive_behavex_running_behave_again(
+    tmp_path: Path,
+) -> None:
+    """behavex executes environment.py more than once in a worker: a probe registered at
+    module level, as the README shows, is that code run again, not a duplicate name."""
+    features = tmp_path / "project" / "features"
+    (features / "steps").mkdir(parents=True)
+    (features / "environment.py").write_text(MODULE_LEVEL_ENVIRONMENT)
+    (features / "steps" / "asyncbdd_steps.py").write_text("from asyncbdd.steps import *\n")
+    scenarios = "".join(
+        f"  Scenario: {name}\n    Then within 1 second the answer is 42\n"
+        for name in ("one", "two", "three")
+    )
+    (features / "answer.feature").write_text(f"Feature: the answer\n{scenarios}")
+    run = run_behavex(
+        tmp_path / "behavex",
+        "features",
+        processes=2,
+        defines={"asyncbdd.database_url": f"sqlite:///{tmp_path / 'answer.db'}"},
+        directory=features.parent,
+    )
+    assert statuses(run.outcomes) == dict.fromkeys(("one", "two", "three"), "passed"), {
+        name: outcome.report for name, outcome in run.outcomes.items()
+    }
