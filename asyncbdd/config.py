@@ -48,6 +48,9 @@ class Settings:
     """Wall-clock time a scenario may run; a wait that cannot fit in what is left is rejected."""
     grace: float = 0.5
     """How long "exactly N" keeps watching after the Nth arrival for an unwanted extra."""
+    settle: float = 0.5
+    """How long rows must stay as they are before a change counts as settled: a matching
+    change must hold this long, and a wrong change that stays this long fails."""
     database_url: str | None = None
     """SQLAlchemy URL of the database that probes and snapshots read by default."""
     connect_timeout: float = 5.0
@@ -93,6 +96,23 @@ class Settings:
     this order" name it (unset: trace stores are registered in Python)."""
     traces_order_by: str = "sequence"
     """What orders a trace's events: ``sequence`` (their sequence numbers) or ``timestamp``."""
+
+    def __post_init__(self) -> None:
+        for name in _BOUNDED_DURATIONS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                0 <= value < math.inf
+            ):
+                raise ConfigurationError(
+                    f"Setting asyncbdd.{name} = {value!r} is invalid: it must be a finite "
+                    "number of seconds, 0 or more; an unbounded wait can never fail. Write "
+                    "e.g. 10 or '10 seconds'."
+                )
+        if not 0 < self.timeout_scale <= MAX_TIMEOUT_SCALE:
+            raise ConfigurationError(
+                f"Setting asyncbdd.timeout_scale = {self.timeout_scale!r} is invalid: "
+                f"{_SCALE_RULE}."
+            )
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with ``changes`` applied."""
@@ -172,9 +192,20 @@ def _scale(value: object) -> float:
         scale = float(str(value))
     except ValueError:
         scale = math.nan
-    if not 0 < scale < math.inf:
-        raise ValueError("the timeout scale must be a number above zero, e.g. 1.5")
+    if not 0 < scale <= MAX_TIMEOUT_SCALE:
+        raise ValueError(_SCALE_RULE)
     return scale
+
+
+MAX_TIMEOUT_SCALE = 100.0
+"""The largest timeout scale: beyond it a 10 s deadline becomes a wait of hours."""
+_SCALE_RULE = (
+    "the timeout scale must be a number above zero, e.g. 1.5 on a slow CI machine, and "
+    f"at most {MAX_TIMEOUT_SCALE:g}"
+)
+_BOUNDED_DURATIONS = (
+    "timeout", "max_interval", "scenario_budget", "grace", "settle", "connect_timeout",
+)  # fmt: skip
 
 
 def _optional_text(value: object) -> str | None:
@@ -299,6 +330,7 @@ _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "max_interval": _positive_seconds,
     "scenario_budget": _positive_seconds,
     "grace": _seconds,
+    "settle": _seconds,
     "database_url": _optional_text,
     "connect_timeout": _positive_seconds,
     "queues": _pairs,

@@ -59,7 +59,7 @@ def parse_duration(text: str) -> float:
         total += float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
         parts += 1
         position = match.end()
-    if parts == 0:
+    if parts == 0 or not total < math.inf:
         raise _bad_duration(text)
     return total
 
@@ -85,8 +85,11 @@ def to_seconds(value: float | timedelta | str) -> float:
         seconds = parse_duration(value)
     else:
         seconds = float(value)
-    if math.isnan(seconds) or seconds < 0:
-        raise InvalidInput(f"A duration cannot be negative or NaN; got {value!r}.")
+    if not 0 <= seconds < math.inf:
+        raise InvalidInput(
+            f"A duration cannot be negative, NaN or infinite; got {value!r}. Write a finite "
+            "number of seconds, e.g. 10, timedelta(seconds=10) or '10 seconds'."
+        )
     return seconds
 
 

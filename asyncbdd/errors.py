@@ -22,6 +22,7 @@ __all__ = [
     "ExpectationFailed",
     "InvalidInput",
     "QueryFailed",
+    "TripwireTripped",
     "UnknownName",
     "WaitAborted",
     "WaitTimeout",
@@ -113,3 +114,14 @@ def suggest(name: str, known: Iterable[str]) -> str | None:
     """Return the known name closest to ``name``, if any is close enough to be a typo."""
     matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+class TripwireTripped(WaitAborted):
+    """A tripwire of the scenario tripped: the wait stopped at once, whatever it awaited.
+
+    :attr:`trip` is the :class:`~asyncbdd.tripwires.Trip`: which tripwire, on what, when.
+    """
+
+    def __init__(self, message: str, state: object = None, trip: object = None) -> None:
+        super().__init__(message, state)
+        self.trip = trip

@@ -7,29 +7,52 @@ Three questions cover what a test asks of something that happens eventually:
   ``fail_if`` (stop at once on a terminal wrong state) and ``ignore`` (exceptions that
   mean "not yet").
 * :func:`wait_stays` -- does it hold *now and throughout* a window?
-* :func:`wait_until_asserted` -- does an assertion pass within a deadline?
+* :func:`wait_until_asserted` -- does an assertion about a probe's value pass within a
+  deadline?
+
+:func:`met_within` asks the first question without raising: it says whether it held.
 
 Semantics, with examples (``t`` is time since the wait began)::
 
-    wait_until(status, eq("paid"), timeout=5)           # passes at the first t <= 5 s
-                                                         # where status() == "paid"
+    wait_until(status, eq("paid"), timeout=5)           # passes at the first check that
+                                                         # reads "paid" and ends by t = 5
     wait_until(status, eq("paid"), timeout=5, at_least=1)
-        # fails at once if status() == "paid" at some t < 1 s: it happened too early
+        # fails at once if a check called before t = 1 reads "paid": it happened too early
     wait_until(status, eq("paid"), timeout=5, hold=2)
         # the condition must become true and then stay true for 2 s, all within 5 s:
         # true at t=1..3 passes at t=3; true at t=1..2, false at 2.5, true 3..5 times out
     wait_stays(status, eq("pending"), 2)
         # true at t=0 and at every check until t=2 passes at t=2; false at t=0 fails
         # at once; false at t=1.2 fails at t=1.2
+    wait_until_asserted(status, lambda value: assert_paid(value), timeout=5)
+        # passes when assert_paid stops raising AssertionError; returns the value
+
+**The condition** is true when it returns a truthy value; raising ``AssertionError``
+means "not yet" (the last one is reported). A function that asserts and returns nothing
+returns ``None``, which is false: give it to :func:`wait_until_asserted` instead (a
+failure that saw only ``None`` says so).
+
+**Never a false pass, never an unbounded wait.** Each check runs in a worker thread of
+the wait (:mod:`asyncbdd.probe_calls`) and is waited for only until the deadline: a check
+still running then ends the wait there, with a failure that says so, and a value that
+arrives after the deadline does not pass. Coroutines a probe or condition returns are
+awaited (cancelled at the deadline), never taken as true. Database calls made by a
+probe bound themselves by the time left (:mod:`asyncbdd.deadline`).
+
+**Impossible waits are refused before they start**: a ``hold``, ``at_least`` or
+``poll_delay`` as long as the deadline or longer, a fixed interval as long as the
+deadline, a timeout of 0 (nothing can be read by then), and any infinite or NaN
+duration.
 
 A probe is checked once immediately, then at intervals from an
-:data:`IntervalStrategy` (by default they grow with the time already waited, so a quick
-condition is seen within milliseconds and a slow one costs few probe calls). Deadlines
-use the monotonic clock and are multiplied by ``timeout_scale`` (setting
-``asyncbdd.timeout_scale`` / ``ASYNCBDD_TIMEOUT_SCALE``). A final check runs at the
-deadline itself.
+:data:`~asyncbdd.intervals.IntervalStrategy` (by default they grow with the time already
+waited, so a quick condition is seen within milliseconds and a slow one costs few probe
+calls). Deadlines use the monotonic clock and are multiplied by ``timeout_scale``
+(setting ``asyncbdd.timeout_scale`` / ``ASYNCBDD_TIMEOUT_SCALE``). The last check is
+timed to end by the deadline. The scenario's tripwires (:mod:`asyncbdd.tripwires`) end
+every wait at once when one trips.
 
-Every failure is an :class:`~asyncbdd.errors.WaitTimeout` (an ``AssertionError``: a test
+Every failure is a :class:`~asyncbdd.errors.WaitTimeout` (an ``AssertionError``: a test
 failure, not an error) whose message states what was awaited, the deadline and elapsed
 time, attempts and interval, the last value, the values seen over time, the exceptions
 swallowed, and the diagnostics of ``on_timeout``. The last swallowed exception or
@@ -38,21 +61,32 @@ assertion is chained as its ``__cause__``.
 
 from __future__ import annotations
 
-import contextlib
-import math
+import inspect
+import threading
 import time
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, NoReturn, TypeVar
 
-from asyncbdd.config import get_settings
+from asyncbdd.budget import Seconds, TimeBudget, reserve_deadline, time_budget
 from asyncbdd.durations import format_duration, to_seconds
-from asyncbdd.errors import BudgetExceeded, InvalidInput, WaitAborted, WaitTimeout
+from asyncbdd.errors import InvalidInput, TripwireTripped, WaitAborted, WaitTimeout
+from asyncbdd.intervals import (
+    Exponential,
+    Fibonacci,
+    Fixed,
+    IntervalStrategy,
+    Proportional,
+    as_strategy,
+    default_interval,
+    next_pause,
+)
 from asyncbdd.matching import shorten, show_value
+from asyncbdd.probe_calls import WAKE_EVERY, ProbeCaller, describe
+from asyncbdd.tripwires import current_tripwires
 
 __all__ = [
+    "Check",
     "Exponential",
     "Fibonacci",
     "Fixed",
@@ -62,8 +96,10 @@ __all__ = [
     "Seconds",
     "Swallowed",
     "TimeBudget",
+    "WaitOutcome",
     "WaitState",
     "default_interval",
+    "met_within",
     "reserve_deadline",
     "time_budget",
     "wait_stays",
@@ -72,9 +108,10 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-Seconds = float | timedelta | str
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
+Ignore = tuple[type[BaseException], ...] | Callable[[BaseException], bool]
+"""Exceptions that mean "not yet": a tuple of types, or a predicate on the exception."""
 
 
 # --------------------------------------------------------------------------------------
@@ -91,78 +128,97 @@ def wait_until(
     hold: Seconds = 0.0,
     poll_delay: Seconds = 0.0,
     interval: IntervalStrategy | Seconds | None = None,
-    ignore: tuple[type[BaseException], ...] = (),
+    ignore: Ignore = (),
     fail_if: Callable[[T], object] | None = None,
+    max_checks: int | None = None,
     description: str | None = None,
     on_timeout: Callable[[WaitState[T]], str | None] | None = None,
+    on_check: Callable[[Check[T]], object] | None = None,
+    in_caller_thread: bool = False,
     clock: Clock = time.monotonic,
-    sleep: Sleep = time.sleep,
+    sleep: Sleep | None = None,
 ) -> T:
     """Call ``probe`` until ``condition(value)`` is truthy; return that value.
 
-    ``condition`` may also be an assertion: raising ``AssertionError`` means "not yet",
-    and the last such error is reported and chained if the wait times out.
+    ``condition`` raising ``AssertionError`` means "not yet"; the last such error is
+    reported and chained if the wait times out. Either may be ``async def``.
 
     :param timeout: the deadline ("at most"); default: setting ``asyncbdd.timeout``.
     :param at_least: fail if the condition holds before this much time has passed.
     :param hold: once true, the condition must stay true this long (within ``timeout``).
     :param poll_delay: wait this long before the first check.
     :param interval: pause strategy between checks, or fixed seconds.
-    :param ignore: exception types from ``probe`` that mean "not yet"; they are recorded.
+    :param ignore: exceptions from ``probe`` or ``condition`` that mean "not yet" (types,
+        or a predicate on the exception); they are recorded.
     :param fail_if: a terminal state: when ``fail_if(value)`` is truthy, fail at once; text
-        it returns is the reason the failure gives.
+        it returns is the reason the failure gives. If it raises, the wait fails at once
+        with its exception chained.
+    :param max_checks: fail after this many checks, even before the deadline.
     :param description: what is awaited, in the caller's words (the step text).
     :param on_timeout: called once on failure; its text is appended to the message.
-    :raises WaitTimeout: the deadline passed (``WaitAborted`` if stopped early).
+    :param on_check: called after every check with its :class:`Check`.
+    :param in_caller_thread: run checks in this thread (see :mod:`asyncbdd.probe_calls`):
+        a late value still fails, but a hung probe cannot be interrupted.
+    :raises WaitTimeout: the deadline passed (``WaitAborted`` if stopped early,
+        ``TripwireTripped`` when a tripwire of the scenario tripped).
+    :raises InvalidInput: the wait could never pass as asked (see the module's notes).
     :raises BudgetExceeded: the deadline exceeds what is left of an active time budget.
     """
-    wait = _Wait(
+    with _Wait(
         probe,
         condition,
         description=description,
         timeout=timeout,
         interval=interval,
         ignore=ignore,
+        fail_if=fail_if,
+        max_checks=max_checks,
         on_timeout=on_timeout,
+        on_check=on_check,
+        in_caller_thread=in_caller_thread,
         clock=clock,
-    )
-    minimum, window = to_seconds(at_least), to_seconds(hold)
-    for what, seconds in (("hold window", window), ("minimum time", minimum)):
-        if seconds > wait.state.timeout:
+        sleep=sleep,
+    ) as wait:
+        if wait.state.timeout <= 0:
             raise InvalidInput(
-                f"The {what} ({format_duration(seconds)}) is longer than the deadline "
-                f"({format_duration(wait.state.timeout)}, timeout scale included); it could "
-                "never pass. Give a longer timeout, or a shorter window."
+                "A wait's timeout must be longer than 0: a value can only pass if it was "
+                "read by the deadline. To read a value once, call the probe."
             )
-    wait.pause(to_seconds(poll_delay), sleep)
-    held_since: float | None = None
-    while True:
-        satisfied, value = wait.check()
-        if satisfied is not None and fail_if is not None:
-            wait.abort_if(fail_if, value)  # type: ignore[arg-type]
-        if satisfied:
-            now = wait.checked_at
-            if now < minimum:
-                wait.fail(
-                    f"it held after {format_duration(now)}, earlier than the minimum of "
-                    f"{format_duration(minimum)}",
-                    aborted=True,
-                )
-            held_since = now if held_since is None else held_since
-            if now - held_since >= window:
-                return value  # type: ignore[return-value]
-        else:
-            held_since = None
-        if wait.deadline_passed():
-            break
-        wait.pause(wait.next_interval(), sleep)
-    if held_since is not None:
-        wait.fail(
-            f"it held for only {format_duration(wait.state.elapsed - held_since)} of the "
-            f"required {format_duration(window)}"
+        minimum, window, delay = to_seconds(at_least), to_seconds(hold), to_seconds(poll_delay)
+        wait.refuse_longer(
+            ("hold window", window), ("minimum time", minimum), ("poll delay", delay)
         )
-    wait.fail("the deadline passed")
-    raise AssertionError("unreachable")  # pragma: no cover
+        wait.pause(delay)
+        held_since: float | None = None
+        while True:
+            check = wait.check()
+            if check.satisfied and not wait.late(check):
+                if check.started < minimum:
+                    wait.fail(
+                        f"it held after {format_duration(check.started)}, earlier than the "
+                        f"minimum of {format_duration(minimum)}",
+                        aborted=True,
+                    )
+                held_since = check.started if held_since is None else held_since
+                if check.started - held_since >= window:
+                    return check.value  # type: ignore[return-value]
+            elif not check.satisfied:
+                held_since = None
+            if wait.deadline_passed() or wait.late(check):
+                break
+            wait.pause(wait.next_interval())
+        if check.satisfied and wait.late(check):
+            wait.fail(
+                "the deadline passed: the last check read a matching value, but only "
+                f"{format_duration(check.finished - wait.state.timeout)} after the deadline, "
+                "and a value read late does not pass"
+            )
+        if held_since is not None:
+            wait.fail(
+                f"it held for only {format_duration(wait.state.timeout - held_since)} of the "
+                f"required {format_duration(window)}"
+            )
+        return wait.fail("the deadline passed")
 
 
 def wait_stays(
@@ -171,251 +227,117 @@ def wait_stays(
     duration: Seconds = 1.0,
     *,
     interval: IntervalStrategy | Seconds | None = None,
-    ignore: tuple[type[BaseException], ...] = (),
+    ignore: Ignore = (),
     fail_if: Callable[[T], object] | None = None,
     description: str | None = None,
     on_timeout: Callable[[WaitState[T]], str | None] | None = None,
+    on_check: Callable[[Check[T]], object] | None = None,
+    in_caller_thread: bool = False,
     clock: Clock = time.monotonic,
-    sleep: Sleep = time.sleep,
+    sleep: Sleep | None = None,
 ) -> T:
     """Check that ``condition`` holds now and at every check for ``duration``.
 
     The window is not scaled by ``timeout_scale``: it is part of what is asserted. Fails
     at the first check where the condition does not hold, or where ``fail_if(value)`` is
-    truthy (text it returns is the reason given, as for :func:`wait_until`); returns the
+    truthy (text it returns is the reason given, as for :func:`wait_until`), or when a
+    check is still running as the window ends (it could not be confirmed); returns the
     last value.
     """
-    window = to_seconds(duration)
-    wait = _Wait(
+    with _Wait(
         probe,
         condition,
         description=description,
-        timeout=window,
+        timeout=duration,
         interval=interval,
         ignore=ignore,
+        fail_if=fail_if,
         on_timeout=on_timeout,
+        on_check=on_check,
+        in_caller_thread=in_caller_thread,
         clock=clock,
+        sleep=sleep,
         scaled=False,
-    )
-    wait.state.limit_name = "window"
-    while True:
-        satisfied, value = wait.check()
-        if satisfied is not None and fail_if is not None:
-            wait.abort_if(fail_if, value)  # type: ignore[arg-type]
-        if not satisfied:
-            wait.fail(
-                f"it stopped holding after {format_duration(wait.state.elapsed)} of the "
-                f"required {format_duration(window)}",
-                aborted=True,
-            )
-        if wait.deadline_passed():
-            return value  # type: ignore[return-value]
-        wait.pause(wait.next_interval(), sleep)
+    ) as wait:
+        wait.state.limit_name = "window"
+        while True:
+            check = wait.check()
+            if not check.satisfied:
+                wait.fail(
+                    f"it stopped holding after {format_duration(check.finished or 0.0)} of "
+                    f"the required {format_duration(wait.state.timeout)}",
+                    aborted=True,
+                )
+            if wait.deadline_passed():
+                return check.value  # type: ignore[return-value]
+            wait.pause(wait.next_interval())
 
 
 def wait_until_asserted(
-    assertion: Callable[[], T],
+    probe: Callable[[], T],
+    assertion: Callable[[T], object] | None = None,
     *,
     timeout: Seconds | None = None,
     description: str | None = None,
     **options: Any,
 ) -> T:
-    """Call ``assertion`` until it stops raising ``AssertionError``; return its result."""
-    result: T = wait_until(
-        assertion,
-        lambda _value: True,
+    """Call ``probe`` until ``assertion(value)`` stops raising ``AssertionError``; return
+    the value (Awaitility's ``untilAsserted``).
+
+    With one argument, ``probe`` is itself the assertion: it is called until it stops
+    raising ``AssertionError``, and what it returns is returned. Either may be
+    ``async def``. Other options are those of :func:`wait_until`.
+    """
+    if assertion is None:
+        ignore = options.pop("ignore", ())
+        result: T = wait_until(
+            probe,
+            _always,
+            timeout=timeout,
+            description=description or describe(probe),
+            ignore=_either(ignore, (AssertionError,)),
+            **options,
+        )
+        return result
+    value: T = wait_until(
+        probe,
+        _Asserting(assertion),
         timeout=timeout,
-        description=description or _name_of(assertion),
-        ignore=(AssertionError, *options.pop("ignore", ())),
+        description=description or f"{describe(probe)} passes {describe(assertion)}",
         **options,
     )
-    return result
-
-
-# --------------------------------------------------------------------------------------
-# Interval strategies: small stateless objects, combined with +
-# --------------------------------------------------------------------------------------
-
-
-class IntervalStrategy(Protocol):
-    """Pause, in seconds, before the next check, computed from the wait's state."""
-
-    def __call__(self, state: WaitState[Any], /) -> float: ...
-
-
-class _Strategy:
-    """Shared arithmetic: ``a + b`` pauses for the sum of both; ``sum()`` works too."""
-
-    def __call__(self, state: WaitState[Any], /) -> float:
-        raise NotImplementedError
-
-    def __add__(self, other: IntervalStrategy) -> _Sum:
-        return _Sum(self, other)
-
-    def __radd__(self, other: object) -> _Strategy:
-        if other == 0:  # sum() starts from 0
-            return self
-        return _Sum(cast("IntervalStrategy", other), self) if callable(other) else NotImplemented
+    return value
 
 
 @dataclass(frozen=True)
-class Fixed(_Strategy):
-    """The same pause every time: the hand-written loop's strategy."""
+class WaitOutcome(Generic[T]):
+    """Whether a soft wait was met, the last value it read, and the failure it would have
+    raised. True when met."""
 
-    seconds: float
+    met: bool
+    value: T | None
+    failure: WaitTimeout | None = None
 
-    def __call__(self, state: WaitState[Any], /) -> float:
-        return self.seconds
-
-    def __str__(self) -> str:
-        return f"fixed {format_duration(self.seconds)}"
-
-
-@dataclass(frozen=True)
-class Exponential(_Strategy):
-    """``initial * multiplier ** (attempt - 1)``, capped at ``maximum``."""
-
-    initial: float = 0.01
-    multiplier: float = 2.0
-    maximum: float = math.inf
-
-    def __call__(self, state: WaitState[Any], /) -> float:
-        exponent = max(state.attempts - 1, 0)
-        try:
-            return min(self.initial * self.multiplier**exponent, self.maximum)
-        except OverflowError:
-            return self.maximum
-
-    def __str__(self) -> str:
-        return (
-            f"exponential from {format_duration(self.initial)} x{self.multiplier:g} "
-            f"up to {format_duration(self.maximum)}"
-        )
+    def __bool__(self) -> bool:
+        return self.met
 
 
-@dataclass(frozen=True)
-class Fibonacci(_Strategy):
-    """``initial`` times the Fibonacci numbers (1, 1, 2, 3, 5...), capped at ``maximum``."""
+def met_within(
+    probe: Callable[[], T], condition: Callable[[T], object] = bool, **options: Any
+) -> WaitOutcome[T]:
+    """:func:`wait_until`, but say whether it held instead of raising when it did not.
 
-    initial: float = 0.01
-    maximum: float = math.inf
-
-    def __call__(self, state: WaitState[Any], /) -> float:
-        previous, current = 0, 1
-        for _ in range(max(state.attempts - 1, 0)):
-            previous, current = current, previous + current
-            if current * self.initial >= self.maximum:
-                return self.maximum
-        return min(current * self.initial, self.maximum)
-
-    def __str__(self) -> str:
-        return (
-            f"fibonacci from {format_duration(self.initial)} up to {format_duration(self.maximum)}"
-        )
-
-
-@dataclass(frozen=True)
-class Proportional(_Strategy):
-    """A pause that grows with the time already waited: ``fraction * elapsed``.
-
-    Bounded by ``minimum`` and ``maximum``. With a fraction of 4 %, a condition is seen
-    at most 4 % (on average 2 %) after it became true, however long it took.
+    Input errors still raise, and so does a tripwire of the scenario: it fails the
+    scenario whatever a step does with the answer.
     """
-
-    fraction: float = 0.04
-    minimum: float = 0.005
-    maximum: float = 1.0
-
-    def __call__(self, state: WaitState[Any], /) -> float:
-        return min(max(self.fraction * state.elapsed, self.minimum), self.maximum)
-
-    def __str__(self) -> str:
-        return (
-            f"{self.fraction:.0%} of the time waited, between {format_duration(self.minimum)}"
-            f" and {format_duration(self.maximum)}"
-        )
-
-
-@dataclass(frozen=True)
-class _Sum(_Strategy):
-    first: IntervalStrategy
-    second: IntervalStrategy
-
-    def __call__(self, state: WaitState[Any], /) -> float:
-        return self.first(state) + self.second(state)
-
-    def __str__(self) -> str:
-        return f"{self.first} + {self.second}"
-
-
-def default_interval() -> IntervalStrategy:
-    """The strategy used when none is given: proportional, capped at ``max_interval``."""
-    return Proportional(maximum=get_settings().max_interval)
-
-
-# --------------------------------------------------------------------------------------
-# Time budgets: a scenario may not wait longer than it has
-# --------------------------------------------------------------------------------------
-
-
-@dataclass
-class TimeBudget:
-    """A total time allowance; waits longer than what remains of it are rejected."""
-
-    seconds: float
-    label: str = "time budget"
-    clock: Clock = time.monotonic
-    started: float = field(default=0.0)
-
-    def __post_init__(self) -> None:
-        self.started = self.clock()
-
-    @property
-    def remaining(self) -> float:
-        """Seconds left of the allowance."""
-        return max(self.seconds - (self.clock() - self.started), 0.0)
-
-    def reserve(self, seconds: float, what: str) -> None:
-        """Raise :class:`BudgetExceeded` if ``seconds`` is more than what remains."""
-        if seconds > self.remaining:
-            raise BudgetExceeded(
-                f"{what} may take up to {format_duration(seconds)}, but only "
-                f"{format_duration(self.remaining)} of the {self.label} "
-                f"({format_duration(self.seconds)}) remain. Shorten the wait, or raise the "
-                "budget (setting asyncbdd.scenario_budget)."
-            )
-
-
-@contextlib.contextmanager
-def time_budget(seconds: Seconds, label: str = "time budget") -> Iterator[TimeBudget]:
-    """Make every wait inside the ``with`` block fit into ``seconds`` in total."""
-    token = _active_budget.set(TimeBudget(to_seconds(seconds), label))
     try:
-        yield _active_budget.get()  # type: ignore[misc]
-    finally:
-        _active_budget.reset(token)
-
-
-_active_budget: ContextVar[TimeBudget | None] = ContextVar("asyncbdd_budget", default=None)
-
-
-def reserve_deadline(
-    timeout: Seconds | None, what: str, *, scaled: bool = True
-) -> tuple[float, float]:
-    """The deadline of a wait in seconds, and the timeout scale applied to it.
-
-    ``timeout`` ``None`` means the ``asyncbdd.timeout`` setting. The deadline is reserved
-    from the active time budget: :class:`~asyncbdd.errors.BudgetExceeded` names ``what``
-    when it does not fit. Waits that are not built on :func:`wait_until` (queue drains,
-    webhook captures) call this so they obey the same settings and budget.
-    """
-    settings = get_settings()
-    seconds = settings.timeout if timeout is None else to_seconds(timeout)
-    scale = settings.timeout_scale if scaled else 1.0
-    budget = _active_budget.get()
-    if budget is not None:
-        budget.reserve(seconds * scale, what)
-    return seconds * scale, scale
+        return WaitOutcome(True, wait_until(probe, condition, **options))
+    except TripwireTripped:
+        raise
+    except WaitTimeout as failure:
+        state = failure.state
+        last = state.last_value if isinstance(state, WaitState) and state.has_value else None
+        return WaitOutcome(False, last, failure)
 
 
 # --------------------------------------------------------------------------------------
@@ -444,6 +366,22 @@ class Swallowed:
 _NOTHING: Any = object()
 
 
+@dataclass(frozen=True)
+class Check(Generic[T]):
+    """One check of a wait, as ``on_check`` listeners see it; times are seconds since the
+    wait began."""
+
+    attempt: int
+    started: float
+    finished: float
+    value: T | None
+    """What the probe returned (``None`` if it raised)."""
+    satisfied: bool | None
+    """The condition's verdict; ``None`` when there was none (an ignored exception)."""
+    error: BaseException | None = None
+    """The exception ignored, or the condition's ``AssertionError``."""
+
+
 @dataclass
 class WaitState(Generic[T]):
     """Everything known about a wait so far; interval strategies compute from it."""
@@ -462,6 +400,10 @@ class WaitState(Generic[T]):
     scale: float = 1.0
     limit_name: str = "deadline"
     """What ``timeout`` is to this wait: a "deadline", or the "window" a condition held for."""
+    verdicts_none: int = 0
+    """Checks whose condition returned ``None`` (an assertion function given as a condition?)."""
+    verdicts: int = 0
+    """Checks whose condition gave a verdict."""
 
     @property
     def elapsed(self) -> float:
@@ -496,6 +438,19 @@ class WaitState(Generic[T]):
 # --------------------------------------------------------------------------------------
 
 
+@dataclass
+class _Evaluation(Generic[T]):
+    """What one check computed, in the thread that ran it."""
+
+    value: T = _NOTHING
+    satisfied: bool | None = None
+    returned_none: bool = False
+    failure: BaseException | None = None
+    swallowed: bool = False
+    verdict: object = None
+    verdict_error: Exception | None = None
+
+
 class _Wait(Generic[T]):
     def __init__(
         self,
@@ -505,89 +460,288 @@ class _Wait(Generic[T]):
         description: str | None,
         timeout: Seconds | None,
         interval: IntervalStrategy | Seconds | None,
-        ignore: tuple[type[BaseException], ...],
+        ignore: Ignore,
+        fail_if: Callable[[T], object] | None,
         on_timeout: Callable[[WaitState[T]], str | None] | None,
+        on_check: Callable[[Check[T]], object] | None,
+        in_caller_thread: bool,
         clock: Clock,
+        sleep: Sleep | None,
+        max_checks: int | None = None,
         scaled: bool = True,
     ) -> None:
-        description = description or _name_of(probe)
+        for role, function in (("probe", probe), ("condition", condition), ("fail_if", fail_if)):
+            if function is not None and not callable(function):
+                raise InvalidInput(
+                    f"The {role} of a wait must be callable; got {function!r}. Pass a "
+                    "function (or lambda) that reads the value, not the value read once."
+                )
+        if max_checks is not None and (isinstance(max_checks, bool) or not isinstance(
+            max_checks, int
+        ) or max_checks < 1):  # fmt: skip
+            raise InvalidInput(f"max_checks is a whole number, 1 or more; got {max_checks!r}.")
+        description = description or describe(probe)
         seconds, scale = reserve_deadline(timeout, f"Waiting for {description}", scaled=scaled)
-        self.probe, self.condition, self.ignore, self.on_timeout = (
-            probe,
-            condition,
-            ignore,
-            on_timeout,
-        )
+        self.probe, self.condition, self.fail_if = probe, condition, fail_if
+        self.ignored = _as_predicate(ignore)
+        self.max_checks, self.on_timeout, self.on_check = max_checks, on_timeout, on_check
+        self.clock, self.sleep = clock, sleep
         self.state: WaitState[T] = WaitState(
             description=description,
             timeout=seconds,
-            interval=_as_strategy(interval),
+            interval=as_strategy(interval),
             clock=clock,
             scale=scale,
         )
-        self.checked_at = 0.0
+        if isinstance(self.state.interval, Fixed) and 0 < seconds <= self.state.interval.seconds:
+            raise InvalidInput(
+                f"The interval ({format_duration(self.state.interval.seconds)}) is not "
+                f"shorter than the {self.state.limit_name} ({format_duration(seconds)}): it "
+                "would check only at the start and at the end. Give a shorter interval."
+            )
+        self.caller = ProbeCaller(clock=clock, in_caller_thread=in_caller_thread)
+        self.tripwires = current_tripwires()
+        self.wake = threading.Event()
+        self.slowest = 0.0
+        self.started_monotonic = time.monotonic()
         self.state.started = clock()
 
-    def check(self) -> tuple[bool | None, T | None]:
-        """One attempt: (True/False, value), or (None, None) when the probe raised."""
+    def __enter__(self) -> _Wait[T]:
+        if self.tripwires is not None:
+            self._waking = self.tripwires.waking(self.wake.set)
+            self._waking.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.caller.close()
+        if self.tripwires is not None:
+            self._waking.__exit__(None, None, None)
+
+    def refuse_longer(self, *limits: tuple[str, float]) -> None:
+        """Refuse a window that leaves the condition no time before the deadline."""
+        timeout = self.state.timeout
+        for what, seconds in limits:
+            if seconds and seconds >= timeout:
+                relation = "as long as" if seconds == timeout else "longer than"
+                raise InvalidInput(
+                    f"The {what} ({format_duration(seconds)}) is {relation} the deadline "
+                    f"({format_duration(timeout)}, timeout scale included); it could never "
+                    "pass, or only by a race at the deadline. Give a longer timeout, or a "
+                    f"shorter {what}."
+                )
+
+    def check(self) -> Check[T]:
+        """One check, bounded by the deadline; fails the wait if it cannot give a verdict
+        in time, if a tripwire tripped, or if ``fail_if`` says so."""
         state = self.state
+        if self.max_checks is not None and state.attempts >= self.max_checks:
+            self.fail(f"it did not hold within the {self.max_checks} checks allowed (max_checks)")
+        self._raise_if_tripped()
         state.attempts += 1
-        self.checked_at = state.elapsed  # a slow probe's value may date from its start
-        try:
-            value = self.probe()
-        except self.ignore as error:
-            state.swallowed.append(Swallowed(error, state.elapsed))
-            state.last_failure = error
-            return None, None
-        state.observe(value, state.elapsed)
-        try:
-            satisfied = bool(self.condition(value))
-        except AssertionError as error:
-            state.last_failure = error
-            return False, value
-        state.last_failure = None  # only the latest attempt's failure explains a timeout
-        return satisfied, value
+        call = self.caller.call(
+            self._evaluate,
+            state.started + state.timeout,
+            wake=self.wake,
+            interrupted=self._tripped,
+        )
+        started = call.started - state.started
+        if call.finished is None:
+            self._raise_if_tripped()
+            running = "was cancelled at" if call.cancelled else "was still running at"
+            self.fail(
+                f"check {state.attempts} {running} the {state.limit_name}'s end: it had run "
+                f"for {format_duration(state.elapsed - started)}, and a value it reads "
+                "later cannot count"
+            )
+        if call.error is not None:
+            raise call.error
+        finished = call.finished - state.started
+        self.slowest = max(self.slowest, finished - started)
+        evaluation = call.result
+        assert evaluation is not None
+        if evaluation.swallowed:
+            assert evaluation.failure is not None
+            state.swallowed.append(Swallowed(evaluation.failure, finished))
+        if evaluation.value is not _NOTHING:
+            state.observe(evaluation.value, finished)
+        if evaluation.satisfied is not None or evaluation.swallowed:
+            state.last_failure = evaluation.failure  # only the latest failure explains a timeout
+        if evaluation.satisfied is not None:
+            state.verdicts += 1
+            state.verdicts_none += evaluation.returned_none
+        check = Check(
+            attempt=state.attempts,
+            started=started,
+            finished=finished,
+            value=None if evaluation.value is _NOTHING else evaluation.value,
+            satisfied=evaluation.satisfied,
+            error=evaluation.failure,
+        )
+        if self.on_check is not None:
+            self.on_check(check)
+        if evaluation.verdict_error is not None:
+            error = evaluation.verdict_error
+            self.fail(
+                f"its fail_if check raised {type(error).__name__}: {_short(str(error))}",
+                aborted=True,
+                cause=error,
+            )
+        if evaluation.verdict:
+            verdict = evaluation.verdict
+            self.fail(
+                verdict
+                if isinstance(verdict, str)
+                else f"it reached a state it must never reach: {_show(evaluation.value)}",
+                aborted=True,
+            )
+        return check
+
+    def late(self, check: Check[T]) -> bool:
+        """Whether ``check`` finished after the deadline (its value cannot pass)."""
+        return check.finished > self.state.timeout
 
     def deadline_passed(self) -> bool:
-        return self.state.elapsed >= self.state.timeout
+        return self.state.timeout - self.state.elapsed < _RESOLUTION
 
     def next_interval(self) -> float:
-        pause = max(self.state.interval(self.state), _SHORTEST_PAUSE)
+        pause = max(next_pause(self.state.interval, self.state), _SHORTEST_PAUSE)
+        remaining = self.state.timeout - self.state.elapsed
+        if pause >= remaining:  # time the last check to end by the deadline
+            pause = max(remaining - 2 * self.slowest, min(_SHORTEST_PAUSE, remaining))
         self.state.last_interval = pause
         return pause
 
-    def pause(self, seconds: float, sleep: Sleep) -> None:
-        remaining = self.state.timeout - self.state.elapsed
-        if seconds > 0 and remaining > 0:
-            sleep(min(seconds, remaining))
+    def pause(self, seconds: float) -> None:
+        """Pause ``seconds`` (no further than the deadline); a tripwire ends it at once."""
+        seconds = min(seconds, self.state.timeout - self.state.elapsed)
+        if seconds > 0:
+            if self.sleep is not None:
+                self.sleep(seconds)
+            elif self.clock is not time.monotonic:
+                time.sleep(seconds)
+            else:
+                until = time.monotonic() + seconds
+                while (left := until - time.monotonic()) > 0 and not self._tripped():
+                    self.wake.clear()
+                    if not self._tripped():
+                        self.wake.wait(min(left, WAKE_EVERY))
+        self._raise_if_tripped()
 
-    def abort_if(self, fail_if: Callable[[T], object], value: T) -> None:
-        """Fail at once if ``value`` is a terminal state; text from ``fail_if`` is the reason."""
-        verdict = fail_if(value)
-        if verdict:
-            reason = (
-                verdict
-                if isinstance(verdict, str)
-                else f"it reached a state it must never reach: {_show(value)}"
-            )
-            self.fail(reason, aborted=True)
-
-    def fail(self, reason: str, aborted: bool = False) -> None:
+    def fail(
+        self,
+        reason: str,
+        *,
+        aborted: bool = False,
+        cause: object = _NOTHING,
+        error_type: type[WaitTimeout] | None = None,
+        **details: object,
+    ) -> NoReturn:
         message = _render_failure(self.state, reason, self._diagnostics())
-        error_type = WaitAborted if aborted else WaitTimeout
-        raise error_type(message, self.state) from self.state.last_failure
+        kind = error_type or (WaitAborted if aborted else WaitTimeout)
+        error = kind(message, self.state, **details)
+        chained = self.state.last_failure if cause is _NOTHING else cause
+        raise error from chained  # type: ignore[misc]
+
+    def _evaluate(self) -> _Evaluation[T]:
+        """Probe, condition and fail_if: what the worker thread runs for one check."""
+        result: _Evaluation[T] = _Evaluation()
+        resolve = self.caller.resolve
+        try:
+            value = resolve(self.probe())
+        except Exception as error:
+            if not self.ignored(error):
+                raise
+            result.failure, result.swallowed = error, True
+            return result
+        result.value = value
+        try:
+            verdict = resolve(self.condition(value))
+            result.satisfied, result.returned_none = bool(verdict), verdict is None
+        except AssertionError as error:
+            result.satisfied, result.failure = False, error
+        except Exception as error:
+            if not self.ignored(error):
+                raise
+            result.failure, result.swallowed = error, True
+            return result
+        if self.fail_if is not None:
+            try:
+                result.verdict = resolve(self.fail_if(value))
+            except Exception as error:
+                result.verdict_error = error
+        return result
+
+    def _tripped(self) -> bool:
+        return self.tripwires is not None and self.tripwires.trip is not None
+
+    def _raise_if_tripped(self) -> None:
+        trip = self.tripwires.trip if self.tripwires is not None else None
+        if trip is not None:
+            self.fail(
+                trip.reason(self.started_monotonic),
+                error_type=TripwireTripped,
+                cause=None,
+                trip=trip,
+            )
 
     def _diagnostics(self) -> str | None:
-        if self.on_timeout is None:
-            return None
-        try:
-            return self.on_timeout(self.state)
-        except Exception as error:  # a broken hook must not hide the real failure
-            return f"(the diagnostics hook failed: {type(error).__name__}: {error})"
+        hint = None
+        if self.state.verdicts and self.state.verdicts_none == self.state.verdicts:
+            hint = (
+                "the condition returned None at every check, which is false: a function "
+                "that asserts belongs in wait_until_asserted(probe, assertion)"
+            )
+        text = None
+        if self.on_timeout is not None:
+            try:
+                text = self.on_timeout(self.state)
+            except Exception as error:  # a broken hook must not hide the real failure
+                text = f"(the diagnostics hook failed: {type(error).__name__}: {error})"
+        return "\n".join(part for part in (text, hint) if part) or None
+
+
+class _Asserting(Generic[T]):
+    """A condition that holds when ``assertion(value)`` does not raise AssertionError."""
+
+    def __init__(self, assertion: Callable[[T], object]) -> None:
+        self.assertion = assertion
+
+    def __call__(self, value: T) -> object:
+        outcome = self.assertion(value)
+        if inspect.isawaitable(outcome):
+            return _passes(outcome)
+        return True
+
+
+async def _passes(outcome: Any) -> bool:
+    await outcome
+    return True
+
+
+def _always(_value: object) -> bool:
+    return True
+
+
+def _as_predicate(ignore: Ignore) -> Callable[[BaseException], bool]:
+    if isinstance(ignore, tuple):
+        return lambda error: isinstance(error, ignore)
+    if callable(ignore) and not isinstance(ignore, type):
+        return ignore
+    raise InvalidInput(
+        f"ignore is a tuple of exception types or a predicate on the exception; got {ignore!r}."
+    )
+
+
+def _either(ignore: Ignore, types: tuple[type[BaseException], ...]) -> Ignore:
+    if isinstance(ignore, tuple):
+        return (*types, *ignore)
+    predicate = _as_predicate(ignore)
+    return lambda error: isinstance(error, types) or predicate(error)
 
 
 _NO_VALUE = "(none: the probe never returned)"
 _SHORTEST_PAUSE = 0.001  # a strategy returning 0 must not turn the wait into a busy loop
+_RESOLUTION = 1e-6  # less time than this left is none: a clock may not move by so little
 _MAX_HISTORY_LINES = 12
 _MAX_ASSERTION_LINES = 30
 _MAX_VALUE_LENGTH = 200
@@ -641,14 +795,6 @@ def _render_failure(state: WaitState[Any], reason: str, diagnostics: str | None)
     return "\n".join(lines)
 
 
-def _as_strategy(interval: IntervalStrategy | Seconds | None) -> IntervalStrategy:
-    if interval is None:
-        return default_interval()
-    if isinstance(interval, (int, float, timedelta, str)):
-        return Fixed(to_seconds(interval))
-    return interval
-
-
 def _same(left: object, right: object) -> bool:
     try:
         return bool(left == right) and type(left) is type(right)
@@ -673,7 +819,3 @@ def _short(text: str) -> str:
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.2f} s"
-
-
-def _name_of(function: Callable[..., Any]) -> str:
-    return getattr(function, "__name__", None) or repr(function)

@@ -165,7 +165,7 @@ def test_a_bare_number_of_seconds_is_a_duration(
             ["ASYNCBDD_TIMEOUT_SCALE = '-2'", "a number above zero"],
         ),
         ("file", "asyncbdd.grace", -1, ["asyncbdd.grace in setup.cfg = -1", "negative"]),
-        ("file", "asyncbdd.scenario_budget", "nan", ["cannot be negative or NaN"]),
+        ("file", "asyncbdd.scenario_budget", "nan", ["cannot be negative, NaN or infinite"]),
     ],
 )
 def test_invalid_values_name_the_source_the_value_and_the_fix(

@@ -30,12 +30,14 @@ from asyncbdd.arrivals import (
 )
 from asyncbdd.config import get_settings
 from asyncbdd.content import BodyMatcher, check_expected_values, named_value_problems
+from asyncbdd.durations import to_seconds
 from asyncbdd.errors import AsyncBddError, ExpectationFailed, InvalidInput
 from asyncbdd.matching import parse_value, same_value, show_value
 from asyncbdd.queues.aliases import queue_named
 from asyncbdd.queues.inbox import Inbox, inbox, start_reader
 from asyncbdd.queues.message import NOT_JSON, Message
 from asyncbdd.scenario import current_scenario
+from asyncbdd.tripwires import Tripwire
 from asyncbdd.wait import reserve_deadline
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "expect_message",
     "expect_messages",
     "expect_no_messages",
+    "fail_at_once_if_message",
     "last_message",
     "send_message",
 ]
@@ -126,14 +129,15 @@ def expect_messages(
         seconds = get_settings().timeout if timeout is None else timeout
         expect_no_messages(aliases, within=seconds, where=where, description=what)
         return {alias: [] for alias in aliases}
-    seconds, _ = reserve_deadline(timeout, f"Waiting for {what}")
+    grace = get_settings().grace if grace is None else to_seconds(grace)
+    seconds, _ = reserve_deadline(timeout, f"Waiting for {what}", then=grace if exactly else 0.0)
     box = _ready(aliases)
     result = expect_count(
         box.changed,
         [_QueueChannel(box, alias) for alias in aliases],
         count,
         exactly=exactly,
-        grace=get_settings().grace if grace is None else grace,
+        grace=grace,
         where=where,
         what=what,
         seconds=seconds,
@@ -173,6 +177,29 @@ def expect_no_messages(
     box = _ready(aliases)
     channels = [_QueueChannel(box, alias) for alias in aliases]
     expect_none(box.changed, channels, where=where, what=what, seconds=seconds)
+
+
+def fail_at_once_if_message(queue: str, *, where: MessageMatcher | None = None) -> Tripwire:
+    """Set a tripwire: every later wait of the scenario fails at once when ``queue``
+    receives a message of the scenario (matching ``where``), such as a dead-letter queue.
+
+    The queue is opened and read from now; an unknown alias is an error here.
+    """
+    box = _ready([queue])
+
+    def matching() -> list[Message]:
+        with box.changed:
+            arrived = list(box.messages[queue])
+        return [m for m in arrived if where is None or not where.problems(m)]
+
+    tripwire = Tripwire(
+        f"{_name(queue)} receives a message {where or ''}".rstrip(),
+        matching,
+        bool,
+        lambda found: found[0].summary(120) if isinstance(found, list) and found else "nothing",
+    )
+    current_scenario().tripwires.add(tripwire)
+    return tripwire
 
 
 def last_message() -> Message:

@@ -31,6 +31,7 @@ from asyncbdd.arrivals import (
 )
 from asyncbdd.arrivals import relative_time as relative
 from asyncbdd.config import get_settings
+from asyncbdd.durations import to_seconds
 from asyncbdd.errors import (
     AsyncBddError,
     ConfigurationError,
@@ -74,13 +75,14 @@ def expect_calls(
         seconds = get_settings().timeout if timeout is None else timeout
         expect_no_calls(name, seconds, where=where, description=what)
         return []
-    seconds, _ = reserve_deadline(timeout, f"Waiting for {what}")
+    grace = get_settings().grace if grace is None else to_seconds(grace)
+    seconds, _ = reserve_deadline(timeout, f"Waiting for {what}", then=grace if exactly else 0.0)
     found = expect_count(
         box.changed,
         [_ReceiverChannel(box, receiver)],
         count,
         exactly=exactly,
-        grace=get_settings().grace if grace is None else grace,
+        grace=grace,
         where=where,
         what=what,
         seconds=seconds,
