@@ -32,8 +32,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Generic, NoReturn, Protocol, TypeVar
 
+from asyncbdd import probe_calls
 from asyncbdd.durations import format_duration
-from asyncbdd.errors import InvalidInput, WaitTimeout
+from asyncbdd.errors import InvalidInput, TripwireTripped, WaitTimeout
+from asyncbdd.tripwires import current_tripwires
 
 __all__ = [
     "MAX_LISTED",
@@ -52,7 +54,7 @@ __all__ = [
 
 MAX_LISTED = 10
 """Arrivals listed per channel in a failure; the rest are counted."""
-WAKE_EVERY = 0.25
+WAKE_EVERY = probe_calls.WAKE_EVERY
 """Longest a waiting thread blocks at once. A signal (Ctrl-C) that arrives just as the
 main thread starts to block, or that another thread takes, is handled by Python only when
 the main thread wakes: at the latest after this, not when the deadline has passed."""
@@ -165,6 +167,10 @@ class Watch(Generic[A]):
             wait_waking(self.changed, ready, until)
             errors = [channel.error() for channel in self.channels]
             rejections = [channel.rejection() for channel in self.channels]
+        tripwires = current_tripwires()
+        trip = tripwires.trip if tripwires is not None else None
+        if trip is not None:
+            self.fail(trip.reason(self.started), error_type=TripwireTripped, trip=trip)
         for error in errors:
             if error is not None:
                 raise error
@@ -172,9 +178,11 @@ class Watch(Generic[A]):
         if reasons:
             self.fail("; ".join(reasons))
 
-    def fail(self, reason: str) -> NoReturn:
-        """Raise a :class:`WaitTimeout` showing, per channel, what arrived and why it did
-        not count."""
+    def fail(
+        self, reason: str, *, error_type: type[WaitTimeout] = WaitTimeout, **details: object
+    ) -> NoReturn:
+        """Raise a :class:`WaitTimeout` (or ``error_type``) showing, per channel, what
+        arrived and why it did not count."""
         elapsed = time.monotonic() - self.started
         limit = "window:" if self.window else "deadline:"
         lines = [
@@ -193,7 +201,7 @@ class Watch(Generic[A]):
             lines.append(f"    expected:  {self.expectation} {self.where or ''}".rstrip())
             lines += self._received_lines(channel, received)
             lines += notes
-        raise WaitTimeout("\n".join(lines + closing))
+        raise error_type("\n".join(lines + closing), **details)
 
     def _scan(self) -> None:
         """Match only what arrived since the last look (called with the lock held)."""
@@ -235,7 +243,22 @@ class Watch(Generic[A]):
 def wait_waking(condition: threading.Condition, ready: Callable[[], bool], until: float) -> bool:
     """``condition.wait_for(ready)`` until the monotonic time ``until``, waking at least
     every :data:`WAKE_EVERY` seconds so that a Ctrl-C taken by another thread is handled
-    at once. The caller holds the condition's lock. Returns whether ``ready()`` held."""
+    at once, and at once when a tripwire of the scenario trips (the caller then finds it
+    tripped). The caller holds the condition's lock. Returns whether ``ready()`` held."""
+    tripwires = current_tripwires()
+    if tripwires is None:
+        return _wait_for(condition, ready, until)
+
+    def notify() -> None:
+        with condition:
+            condition.notify_all()
+
+    with tripwires.waking(notify):
+        _wait_for(condition, lambda: tripwires.trip is not None or ready(), until)
+    return ready()
+
+
+def _wait_for(condition: threading.Condition, ready: Callable[[], bool], until: float) -> bool:
     while not condition.wait_for(ready, timeout=min(max(until - time.monotonic(), 0), WAKE_EVERY)):
         if time.monotonic() >= until:
             return False

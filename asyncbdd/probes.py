@@ -33,12 +33,14 @@ from asyncbdd.errors import InvalidInput
 from asyncbdd.matching import mismatch_hint, same_value
 from asyncbdd.registry import Registry
 from asyncbdd.scenario import Scenario, current_scenario
+from asyncbdd.tripwires import Tripwire
 from asyncbdd.wait import WaitState, wait_stays, wait_until
 
 __all__ = [
     "PROBES",
     "check_never_reads",
     "check_stays",
+    "fail_at_once_if_value",
     "probe",
     "read_probe",
     "register_probe",
@@ -175,6 +177,26 @@ def check_never_reads(
         duration,
         description=description or f"{phrase} does not become {unwanted!r}",
     )
+
+
+def fail_at_once_if_value(
+    phrase: str, value: object, *, scenario: Scenario | None = None
+) -> Tripwire:
+    """Set a tripwire: every later wait of the scenario fails at once when the probe
+    ``phrase`` reads ``value`` (compared as waits compare values).
+
+    The probe is resolved now, so an unknown phrase is an error here; a reading that fails
+    (the order it reads is not placed yet) does not trip it.
+    """
+    state = scenario or current_scenario()
+    read = read_probe(phrase, state)
+    tripwire = Tripwire(
+        f"{phrase} becomes {value!r}",
+        read,
+        lambda reading: same_value(value, reading),
+    )
+    state.tripwires.add(tripwire)
+    return tripwire
 
 
 def _explain(expected: object) -> Callable[[WaitState[Any]], str]:

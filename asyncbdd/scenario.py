@@ -15,9 +15,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from asyncbdd.budget import time_budget
 from asyncbdd.config import get_settings
 from asyncbdd.errors import AsyncBddError, InvalidInput
-from asyncbdd.wait import time_budget
+from asyncbdd.tripwires import Tripwires, armed
 
 __all__ = [
     "Scenario",
@@ -43,6 +44,8 @@ class Scenario:
     current_step: str | None = None
     """The text of the step being run, used to describe waits in its words."""
     started_at: float = field(default_factory=time.monotonic)
+    tripwires: Tripwires = field(default_factory=Tripwires, repr=False)
+    """Terminal states that end every wait of the scenario at once (:mod:`asyncbdd.tripwires`)."""
     _cleanup: ExitStack = field(default_factory=ExitStack, repr=False)
     _providers: dict[str, tuple[Callable[[str | None], object], str | None]] = field(
         default_factory=dict, repr=False
@@ -123,6 +126,9 @@ def start_scenario(name: str, *, budget: float | None = None) -> Scenario:
     # The timeout scale stretches every deadline, so it stretches their sum too.
     seconds = (settings.scenario_budget if budget is None else budget) * settings.timeout_scale
     state._cleanup.enter_context(time_budget(seconds, f"time budget of scenario {name!r}"))
+    state.tripwires.scenario_started = state.started_at
+    state.tripwires.read_timeout = settings.connect_timeout
+    state._cleanup.enter_context(armed(state.tripwires))
     _current.append(state)
     for listener in list(_listeners):
         listener(state)

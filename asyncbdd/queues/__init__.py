@@ -20,6 +20,7 @@ from asyncbdd.queues.expect import (
     expect_message,
     expect_messages,
     expect_no_messages,
+    fail_at_once_if_message,
     last_message,
     send_message,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "expect_message",
     "expect_messages",
     "expect_no_messages",
+    "fail_at_once_if_message",
     "inbox",
     "last_message",
     "queue_named",

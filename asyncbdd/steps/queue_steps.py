@@ -33,7 +33,7 @@ import re
 from typing import Any
 
 import parse
-from behave import register_type, then, when
+from behave import given, register_type, then, when
 
 from asyncbdd.errors import InvalidInput
 from asyncbdd.matching import parse_value
@@ -43,6 +43,7 @@ from asyncbdd.queues import (
     expect_message,
     expect_messages,
     expect_no_messages,
+    fail_at_once_if_message,
     send_message,
 )
 from asyncbdd.scenario import current_scenario
@@ -271,3 +272,10 @@ def _headers(text: str) -> dict[str, str]:
 def _text_of(value: object) -> str:
     """A parsed step value written back as a feature would write it, for the matcher."""
     return f'"{value}"' if isinstance(value, str) else str(parse_value(str(value)))
+
+
+@given("the scenario fails at once if the {queue:QueueName} {kind:QueueWord} receives a message")
+def step_fails_at_once_if_receives(context: Any, queue: str, kind: str) -> None:
+    """A tripwire: every later wait of the scenario fails at once when the queue receives a
+    message of the scenario (a dead-letter queue, an errors topic)."""
+    fail_at_once_if_message(queue)

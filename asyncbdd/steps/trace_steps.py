@@ -36,7 +36,7 @@ from __future__ import annotations
 from typing import Any
 
 import parse
-from behave import register_type, then
+from behave import given, register_type, then
 
 from asyncbdd.errors import InvalidInput
 from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration} and co.)
@@ -48,6 +48,7 @@ from asyncbdd.traces import (
     expect_exactly_once,
     expect_no_event,
     expect_within_after,
+    fail_at_once_if_event,
 )
 
 _HEADINGS = ("event_type", "event")
@@ -224,3 +225,11 @@ def _events(context: Any) -> list[str]:
     if not events:
         raise InvalidInput("The table of expected events is empty; list one event a row.")
     return events
+
+
+@given('the scenario fails at once if "{event:EventType}" occurs')
+@given('the scenario fails at once if "{event:EventType}" occurs in {trace:Phrase}')
+def step_fails_at_once_if_event_occurs(context: Any, event: str, trace: str | None = None) -> None:
+    """A tripwire: every later wait of the scenario fails at once when ``event`` appears in
+    the trace."""
+    fail_at_once_if_event(event, trace=trace)

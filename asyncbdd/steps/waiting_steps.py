@@ -9,6 +9,7 @@
     Then the order status becomes "shipped" no sooner than 50 ms and within 10 seconds
     Then the order status stays "pending" for 2 seconds
     Then the order status does not become "shipped" within 2 seconds
+    Given the scenario fails at once if the order status becomes "failed"
 
 Probes are registered in Python (:mod:`asyncbdd.probes`).
 """
@@ -17,9 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from behave import then
+from behave import given, then
 
-from asyncbdd.probes import check_never_reads, check_stays, wait_for_value
+from asyncbdd.probes import (
+    check_never_reads,
+    check_stays,
+    fail_at_once_if_value,
+    wait_for_value,
+)
 from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration} and co.)
 from asyncbdd.steps.step_text import step_text
 
@@ -82,3 +88,9 @@ def step_probe_stays(context: Any, probe: str, expected: object, window: float) 
 def step_probe_does_not_become(context: Any, probe: str, unwanted: object, window: float) -> None:
     """Require the probe not to read ``unwanted`` at any check during ``window``."""
     check_never_reads(probe, unwanted, window, description=step_text(context))
+
+
+@given("the scenario fails at once if {probe:Phrase} becomes {value:Value}")
+def step_fails_at_once_if_probe_becomes(context: Any, probe: str, value: object) -> None:
+    """A tripwire: every later wait of the scenario fails at once if the probe reads ``value``."""
+    fail_at_once_if_value(probe, value)

@@ -37,6 +37,7 @@ from asyncbdd.traces.checks import (
     expect_exactly_once,
     expect_no_event,
     expect_within_after,
+    fail_at_once_if_event,
     wait_for_trace,
     watch_trace,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "expect_exactly_once",
     "expect_no_event",
     "expect_within_after",
+    "fail_at_once_if_event",
     "make_event",
     "order_events",
     "read_trace",

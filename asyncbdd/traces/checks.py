@@ -37,6 +37,7 @@ from typing import Any
 from asyncbdd.config import get_settings
 from asyncbdd.durations import format_duration, to_seconds
 from asyncbdd.scenario import current_scenario
+from asyncbdd.traces.event import TraceEvent
 from asyncbdd.traces.expectations import (
     Absent,
     Before,
@@ -50,6 +51,7 @@ from asyncbdd.traces.names import resolve_trace
 from asyncbdd.traces.store import TraceStore
 from asyncbdd.traces.timeline import render_timeline
 from asyncbdd.traces.trace import Trace, read_trace
+from asyncbdd.tripwires import Tripwire
 from asyncbdd.wait import Seconds, WaitState, wait_stays, wait_until
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "expect_exactly_once",
     "expect_no_event",
     "expect_within_after",
+    "fail_at_once_if_event",
     "wait_for_trace",
     "watch_trace",
 ]
@@ -259,6 +262,27 @@ def expect_no_event(
     )
 
 
+def fail_at_once_if_event(
+    event: str, *, trace: TraceTarget = None, correlation_id: str | None = None
+) -> Tripwire:
+    """Set a tripwire: every later wait of the scenario fails at once when ``event``
+    appears in the trace (``payment.failed``). The trace store is resolved now."""
+    reader = _Reader(trace, correlation_id, None, Absent(event), None)
+
+    def found() -> list[TraceEvent]:
+        trace = read_trace(reader.store, reader.correlation_id)
+        return [found for found in trace.events if found.type == event]
+
+    tripwire = Tripwire(
+        f'"{event}" occurs in {reader.name}',
+        found,
+        bool,
+        lambda events: str(events[0]) if isinstance(events, list) and events else "nothing",
+    )
+    current_scenario().tripwires.add(tripwire)
+    return tripwire
+
+
 # --------------------------------------------------------------------------------------
 # Private: reading, judging, explaining
 # --------------------------------------------------------------------------------------
@@ -291,6 +315,7 @@ class _Reader:
         else:
             resolved = resolve_trace(target)
             self.store, name, named_id = resolved.store, resolved.name, resolved.correlation_id
+        self.name = name
         self.correlation_id = correlation_id or named_id or current_scenario().correlation_id
         self.order_by = order_by
         self.expectation = expectation
