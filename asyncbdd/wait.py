@@ -240,9 +240,10 @@ def wait_stays(
 
     The window is not scaled by ``timeout_scale``: it is part of what is asserted. Fails
     at the first check where the condition does not hold, or where ``fail_if(value)`` is
-    truthy (text it returns is the reason given, as for :func:`wait_until`), or when a
-    check is still running as the window ends (it could not be confirmed); returns the
-    last value.
+    truthy (text it returns is the reason given, as for :func:`wait_until`). The last
+    check starts at the window's end; if it has not answered 250 ms later (or twice the
+    slowest check so far), the stay could not be confirmed and fails. Returns the last
+    value.
     """
     with _Wait(
         probe,
@@ -540,18 +541,21 @@ class _Wait(Generic[T]):
         state.attempts += 1
         call = self.caller.call(
             self._evaluate,
-            state.started + state.timeout,
+            state.started + state.timeout + self._overrun(),
             wake=self.wake,
             interrupted=self._tripped,
         )
         started = call.started - state.started
         if call.finished is None:
             self._raise_if_tripped()
-            running = "was cancelled at" if call.cancelled else "was still running at"
+            running = "was cancelled" if call.cancelled else "was still running"
+            end = f"at the {state.limit_name}'s end"
+            if self._overrun():
+                end = f"{format_duration(self._overrun())} after the {state.limit_name}'s end"
             self.fail(
-                f"check {state.attempts} {running} the {state.limit_name}'s end: it had run "
-                f"for {format_duration(state.elapsed - started)}, and a value it reads "
-                "later cannot count"
+                f"check {state.attempts} {running} {end}: it had run for "
+                f"{format_duration(state.elapsed - started)}, and a value it reads later "
+                "cannot count"
             )
         if call.error is not None:
             raise call.error
@@ -603,10 +607,18 @@ class _Wait(Generic[T]):
     def deadline_passed(self) -> bool:
         return self.state.timeout - self.state.elapsed < _RESOLUTION
 
+    def _overrun(self) -> float:
+        """How long after the window's end a stay's last check may still answer."""
+        if self.state.limit_name != "window":
+            return 0.0
+        return max(_STAY_OVERRUN, 2 * self.slowest)
+
     def next_interval(self) -> float:
         pause = max(next_pause(self.state.interval, self.state), _SHORTEST_PAUSE)
         remaining = self.state.timeout - self.state.elapsed
-        if pause >= remaining:  # time the last check to end by the deadline
+        if pause >= remaining and self.state.limit_name == "window":
+            pause = remaining  # a stay's last check reads the state at the window's end
+        elif pause >= remaining:  # time the last check to end by the deadline
             pause = max(remaining - 2 * self.slowest, min(_SHORTEST_PAUSE, remaining))
         self.state.last_interval = pause
         return pause
@@ -741,6 +753,9 @@ def _either(ignore: Ignore, types: tuple[type[BaseException], ...]) -> Ignore:
 
 _NO_VALUE = "(none: the probe never returned)"
 _SHORTEST_PAUSE = 0.001  # a strategy returning 0 must not turn the wait into a busy loop
+_STAY_OVERRUN = 0.25
+"""A stay's last check starts at the window's end and may answer this long after it (or
+twice the slowest check so far): it reads the state at the end, it need not end there."""
 _RESOLUTION = 1e-6  # less time than this left is none: a clock may not move by so little
 _MAX_HISTORY_LINES = 12
 _MAX_ASSERTION_LINES = 30

@@ -229,7 +229,7 @@ def test_a_stay_whose_last_check_hangs_is_not_confirmed(release: threading.Event
             release.wait()
         return True
 
-    with pytest.raises(WaitTimeout, match="still running at the window's end"):
+    with pytest.raises(WaitTimeout, match="still running 250 ms after the window's end"):
         wait_stays(hangs_late, bool, 0.2, interval=0.05)
 
 
