@@ -191,7 +191,7 @@ def fail_at_once_if_value(
     state = scenario or current_scenario()
     read = read_probe(phrase, state)
     tripwire = Tripwire(
-        f"{phrase} becomes {value!r}",
+        f'{phrase} becomes "{value}"' if isinstance(value, str) else f"{phrase} becomes {value!r}",
         read,
         lambda reading: same_value(value, reading),
     )

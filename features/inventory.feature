@@ -4,6 +4,7 @@ Feature: Paying for an order takes its quantity from stock, and nothing else
 
   Scenario: Ordering 3 of a product takes its stock from 100 to 97
     Given product "prod-789" has 100 in stock
+    And the scenario fails at once if the order status becomes "failed"
     And a snapshot of the inventory of product "prod-789"
     When a customer orders 3 of product "prod-789"
     Then within 10 seconds the inventory of product "prod-789" changes
@@ -16,6 +17,7 @@ Feature: Paying for an order takes its quantity from stock, and nothing else
   @SERIAL
   Scenario: An order changes one row of the inventory table and no other
     Given product "prod-201" has 100 in stock
+    And the scenario fails at once if the order status becomes "failed"
     And product "prod-202" has 50 in stock
     And a snapshot of the "inventory" table
     When a customer orders 3 of product "prod-201"
@@ -25,6 +27,7 @@ Feature: Paying for an order takes its quantity from stock, and nothing else
 
   Scenario: An order for one product leaves another product's stock alone
     Given product "prod-203" has 100 in stock
+    And the scenario fails at once if the order status becomes "failed"
     And product "prod-123" has 50 in stock
     And a snapshot of the inventory of product "prod-123"
     When a customer orders 3 of product "prod-203"

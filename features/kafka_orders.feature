@@ -5,6 +5,7 @@ Feature: Orders published on Kafka are processed like orders placed over HTTP
 
   Scenario: An order published on Kafka ships and is billed
     Given product "prod-401" has 100 in stock
+    And the scenario fails at once if the status of order "ord-k1" becomes "failed"
     When "order.created" is published with key "ord-k1":
       """
       {"order_id": "ord-k1", "product_id": "prod-401", "quantity": 3, "amount": 99.99}
@@ -17,6 +18,7 @@ Feature: Orders published on Kafka are processed like orders placed over HTTP
 
   Scenario: An order published on Kafka takes its quantity from stock
     Given product "prod-402" has 100 in stock
+    And the scenario fails at once if the status of order "ord-k2" becomes "failed"
     And a snapshot of the inventory of product "prod-402"
     When "order.created" is published with key "ord-k2":
       """

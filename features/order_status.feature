@@ -16,11 +16,13 @@ Feature: An order's status follows it from placement to shipping
 
   Scenario: An order ships only after it has been paid, which takes a moment
     Given product "prod-103" has 100 in stock
+    And the scenario fails at once if the order status becomes "failed"
     When a customer orders 2 of product "prod-103"
     Then the order status does not become "shipped" within 100 ms
     And within 10 seconds the order status is "shipped" and stays so for 100 ms
 
   Scenario: Shipping is never instant
     Given product "prod-104" has 100 in stock
+    And the scenario fails at once if the order status becomes "failed"
     When a customer orders 1 of product "prod-104"
     Then the order status becomes "shipped" no sooner than 100 ms and within 10 seconds

@@ -6,11 +6,13 @@ Feature: A paid order tells billing, shipping and inventory through their queues
 
   Scenario: Each downstream queue receives exactly one message for a paid order
     Given product "prod-301" has 100 in stock
+    And the scenario fails at once if the order status becomes "failed"
     When a customer orders 3 of product "prod-301"
     Then within 10 seconds the billing, shipping and inventory queues each receive 1 message
 
   Scenario: The billing message names the order and its amount
     Given product "prod-302" has 100 in stock
+    And the scenario fails at once if the order status becomes "failed"
     When a customer orders 3 of product "prod-302" for 99.99
     Then within 10 seconds the billing queue receives a message with:
       | field    | value        |
@@ -21,6 +23,7 @@ Feature: A paid order tells billing, shipping and inventory through their queues
 
   Scenario: The inventory message says how much stock the order took
     Given product "prod-303" has 100 in stock
+    And the scenario fails at once if the order status becomes "failed"
     When a customer orders 3 of product "prod-303"
     Then within 10 seconds the inventory queue receives a message containing:
       """

@@ -6,6 +6,7 @@ Feature: Every order leaves a complete, ordered trace
 
   Scenario: A paid order goes through every step, in order
     Given product "prod-601" has 100 in stock
+    And the scenario fails at once if "payment.failed" occurs
     When a customer orders 3 of product "prod-601" for 99.99
     Then within 15 seconds the trace for this order contains exactly, in order:
       | event_type             |
@@ -18,6 +19,7 @@ Feature: Every order leaves a complete, ordered trace
 
   Scenario: Payment completes once, before shipping, and the customer hears soon after
     Given product "prod-602" has 100 in stock
+    And the scenario fails at once if "payment.failed" occurs
     When a customer orders 1 of product "prod-602"
     Then within 15 seconds "payment.completed" occurs before "shipping.label_created"
     And "payment.completed" occurs exactly once
@@ -25,6 +27,7 @@ Feature: Every order leaves a complete, ordered trace
 
   Scenario: An accepted order is paid, then the shop is called, then it ships
     Given product "prod-603" has 100 in stock
+    And the scenario fails at once if "payment.failed" occurs
     And a webhook receiver "payment-complete"
     And the order service calls the "payment-complete" webhook on "payment.completed"
     When a customer orders 2 of product "prod-603" for 19.90

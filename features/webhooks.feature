@@ -8,6 +8,7 @@ Feature: A paid order calls the payment-complete webhook
 
   Scenario: The webhook receives the order, its amount and its status
     Given product "prod-501" has 100 in stock
+    And the scenario fails at once if the order status becomes "failed"
     And the order service calls the "payment-complete" webhook on "payment.completed"
     When a customer places order "ord-1" for 3 of product "prod-501" at 99.99
     Then within 15 seconds the "payment-complete" webhook receives 1 call
@@ -20,6 +21,7 @@ Feature: A paid order calls the payment-complete webhook
 
   Scenario: A webhook that fails once is called again
     Given product "prod-502" has 100 in stock
+    And the scenario fails at once if the order status becomes "failed"
     And a webhook receiver "flaky-shop" that fails the first call with 500
     And the order service calls the "flaky-shop" webhook on "payment.completed"
     When a customer orders 1 of product "prod-502" for 10.00

@@ -95,6 +95,12 @@ GIVEN_PHRASES = [
     'a webhook receiver "payment-complete" that answers 202',
     'a webhook receiver "payment-complete" that answers after 2 seconds',
     'a webhook receiver "payment-complete" that answers 202 after 500 ms',
+    'the scenario fails at once if the order status becomes "failed"',
+    'the scenario fails at once if the status of order "ord-1" becomes "failed"',
+    "the scenario fails at once if the dead-letter queue receives a message",
+    'the scenario fails at once if the "order.errors" topic receives a message',
+    'the scenario fails at once if "payment.failed" occurs',
+    'the scenario fails at once if "payment.failed" occurs in the trace for this order',
 ]
 
 

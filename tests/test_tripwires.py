@@ -43,7 +43,7 @@ def test_a_tripwire_already_tripped_fails_the_next_wait_at_once(
     assert time.monotonic() - started < 1
     message = str(caught.value)
     assert message.startswith("Waited for: the invoice exists\n")
-    assert "the scenario's tripwire tripped: the order status becomes 'failed'" in message
+    assert "the scenario's tripwire tripped: the order status becomes \"failed\"" in message
     assert "before this wait began; it read 'failed')" in message
     assert caught.value.trip.value == "failed"  # type: ignore[attr-defined]
 
@@ -71,17 +71,19 @@ def test_a_stay_is_ended_by_a_tripwire(clean_state: dict[str, str]) -> None:
     def fail_the_order(check: Check[object]) -> None:
         clean_state["order"] = "failed"
 
-    with scenario("stay"), pytest.raises(TripwireTripped):
+    with scenario("stay"):
         fail_at_once_if_value("the order status", "failed")
-        wait_stays(lambda: True, bool, 10, on_check=fail_the_order)
+        with pytest.raises(TripwireTripped):
+            wait_stays(lambda: True, bool, 10, on_check=fail_the_order)
 
 
 def test_a_soft_wait_still_raises_for_a_tripwire(clean_state: dict[str, str]) -> None:
     """met_within answers for its own condition, not for the scenario's terminal state."""
     clean_state["order"] = "failed"
-    with scenario("soft"), pytest.raises(TripwireTripped):
+    with scenario("soft"):
         fail_at_once_if_value("the order status", "failed")
-        met_within(lambda: False, timeout=5)
+        with pytest.raises(TripwireTripped):
+            met_within(lambda: False, timeout=5)
 
 
 class _List(Channel[object]):

@@ -15,7 +15,7 @@ store pending               stores the order ``pending``: ``order.created`` (ord
 take payment                ``payment.initiated`` (payments); checks the stock, then marks
                             the order ``paid``: ``payment.completed`` (payments); or
                             ``failed`` (unknown product, too little stock), so a failed
-                            order's trace ends with ``payment.initiated``
+                            order's trace ends with ``payment.failed`` (payments)
 reserve stock               takes the order's quantity from stock: ``inventory.reserved``
                             (inventory)
 ``after_payment`` stages    (the webhook calls handed to their sender, then the SQS billing
@@ -223,6 +223,7 @@ class OrderPipeline:
             if Fault.FAIL_PAYMENT in job.faults:
                 why = f"payment declined by fault {Fault.FAIL_PAYMENT.value}"
                 _set_status(session, order.order_id, OrderStatus.FAILED, why)
+                _record(session, job, "payment.failed", "payments", reason=why)
                 return False
             needed = quantity_to_take(job)
             stock = session.get(Inventory, order.product_id)
@@ -232,6 +233,7 @@ class OrderPipeline:
                 else:
                     why = f"{stock.quantity} of {order.product_id!r} in stock, {needed} needed"
                 _set_status(session, order.order_id, OrderStatus.FAILED, why)
+                _record(session, job, "payment.failed", "payments", reason=why)
                 return False
             _set_status(session, order.order_id, OrderStatus.PAID)
             if Fault.SWAP_TRACE_EVENTS not in job.faults:

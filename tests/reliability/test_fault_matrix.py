@@ -64,6 +64,10 @@ NO_CALL = 'the "payment-complete" webhook received 0 of 1.'
 NO_RETRY = 'the "flaky-shop" webhook received 0 of 2.'
 TAKES_4 = "missing: quantity 100 -> 97 (actual: 100 -> 96)"
 BILLED_IN_CENTS = "amount: expected 99.99, got 9999"
+# Scenarios whose order can fail declare it a tripwire: they fail at once, naming it.
+TRIPPED_ON_STATUS = 'tripwire tripped: the order status becomes "failed"'
+TRIPPED_ON_KAFKA_ORDER = 'tripwire tripped: the status of order "ord-k'
+TRIPPED_ON_TRACE = 'tripwire tripped: "payment.failed" occurs in the trace for this order'
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,20 @@ def _unpaid(**diagnostics: str) -> dict[str, str]:
         **{_SCENARIO_OF[key]: text for key, text in diagnostics.items()},
     }
 
+
+_STATUS_TRIPWIRED = [
+    EACH_QUEUE,
+    BILLING_MESSAGE,
+    INVENTORY_MESSAGE,
+    WEBHOOK_CALLED,
+    WEBHOOK_RETRIED,
+    ONE_ROW_CHANGES,
+    STOCK_100_TO_97,
+    OTHER_PRODUCT,
+    SHIPS_AFTER_PAYMENT,
+    NEVER_INSTANT,
+]
+"""Scenarios that declare "the order status becomes failed" a tripwire."""
 
 _SCENARIO_OF = {
     "ships": SHIPS,
@@ -132,17 +150,12 @@ FAULTS = [
     ),
     Fault(
         "fail-payment",
-        _unpaid(
-            ships="it reached a state it must never reach: 'failed'",
-            ships_after_payment="last value:  'failed'",
-            never_instant="last value:  'failed'",
-            other_product="last value:  'failed'",
-            kafka_billed="last value:  'failed'",
-            full_chain="last value:  2 events: order.created #1, payment.initiated #2",
-            chain_links="last value:  2 events: order.created #1, payment.initiated #2",
-            across_channels="last value:  3 events: order accepted, order.created, "
-            "payment.initiated",
-        ),
+        {
+            **dict.fromkeys(_STATUS_TRIPWIRED, TRIPPED_ON_STATUS),
+            **dict.fromkeys([KAFKA_BILLED, KAFKA_STOCK], TRIPPED_ON_KAFKA_ORDER),
+            **dict.fromkeys([FULL_CHAIN, CHAIN_LINKS, ACROSS_CHANNELS], TRIPPED_ON_TRACE),
+            SHIPS: "it reached a state it must never reach: 'failed'",
+        },
     ),
     Fault(
         "drop-billing-message",
