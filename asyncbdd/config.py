@@ -25,7 +25,15 @@ from typing import Any
 from asyncbdd.durations import to_seconds
 from asyncbdd.errors import AsyncBddError, ConfigurationError, suggest
 
-__all__ = ["PREFIX", "Settings", "get_settings", "load_settings", "set_settings"]
+__all__ = [
+    "PREFIX",
+    "Settings",
+    "check_environment_unchanged",
+    "get_settings",
+    "load_settings",
+    "load_settings_later",
+    "set_settings",
+]
 
 PREFIX = "asyncbdd."
 ENVIRONMENT_PREFIX = "ASYNCBDD_"
@@ -156,19 +164,71 @@ def load_settings(
 
 
 def get_settings() -> Settings:
-    """Return the settings in force, loading defaults and the environment on first use."""
+    """Return the settings in force, loading them on first use: from the loader that
+    :func:`load_settings_later` gave (behave's configuration), else from the defaults
+    and the environment."""
     settings = _in_force[0]
     if settings is None:
-        settings = _in_force[0] = load_settings()
+        _environment_read.clear()
+        _environment_read.update(_our_variables(os.environ))
+        loader = _loader[0] or load_settings
+        settings = _in_force[0] = loader()
     return settings
 
 
 def set_settings(settings: Settings | None) -> None:
-    """Put ``settings`` in force (``None``: reload from the environment on next use)."""
+    """Put ``settings`` in force (``None``: load them again on next use)."""
     _in_force[0] = settings
+    if settings is None:
+        _environment_read.clear()
+        _loader[0] = None
+
+
+def load_settings_later(loader: Callable[[], Settings]) -> None:
+    """Load the settings with ``loader`` at their first use, not now.
+
+    behave's hooks call it in ``before_all``: environment variables that the project's
+    own ``before_all`` sets afterwards still count, as long as nothing read a setting
+    before.
+    """
+    _in_force[0] = None
+    _environment_read.clear()
+    _loader[0] = loader
+
+
+def check_environment_unchanged() -> None:
+    """Refuse ``ASYNCBDD_*`` variables set or changed after the settings were read.
+
+    Such a change would be silently ignored (a broker would already run at the old
+    endpoint); :class:`~asyncbdd.errors.ConfigurationError` names each variable instead.
+    """
+    if _in_force[0] is None or (not _environment_read and _loader[0] is None):
+        return  # not read yet, or put in force by hand rather than loaded
+    now = _our_variables(os.environ)
+    changed = sorted(set(now.items()) ^ set(_environment_read.items()))
+    if changed:
+        names = sorted({name for name, _ in changed})
+        raise ConfigurationError(
+            f"{', '.join(names)} changed after asyncbdd had read its settings, so the "
+            "change would be ignored. Set it before the run starts, or in before_all "
+            "before anything uses asyncbdd (a probe, a queue, get_settings()); or put the "
+            "value in setup.cfg [behave.userdata] or behave -D."
+        )
 
 
 _in_force: list[Settings | None] = [None]
+_loader: list[Callable[[], Settings] | None] = [None]
+_environment_read: dict[str, str] = {}
+"""The ``ASYNCBDD_*`` setting variables as they were when the settings were loaded."""
+
+
+def _our_variables(environment: Mapping[str, str]) -> dict[str, str]:
+    return {
+        name: value
+        for name, value in environment.items()
+        if name.startswith(ENVIRONMENT_PREFIX) and name[len(ENVIRONMENT_PREFIX) :].lower()
+        in _CONVERTERS
+    }
 
 
 def _seconds(value: object) -> float:

@@ -11,6 +11,10 @@ Hooks the file already defines keep working: asyncbdd's part runs first on the w
 (``before_*``) and last on the way out (``after_*``), so a team's own hooks always see a
 running scenario. Steps reach the state as ``context.asyncbdd``.
 
+Settings are read at their first use, not in ``before_all``: an ``ASYNCBDD_*`` variable
+the team's own ``before_all`` sets still counts. One set or changed after the settings
+were read stops the next scenario with an error naming it.
+
 When the run ends (``after_all``), everything it started is stopped and closed: queue
 readers and clients, the webhook capture server, the embedded brokers, database engines
 (:func:`end_run`). The process holds afterwards what it held before the run, so behave
@@ -25,7 +29,13 @@ import sys
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-from asyncbdd.config import Settings, load_settings, set_settings
+from asyncbdd.config import (
+    Settings,
+    check_environment_unchanged,
+    load_settings,
+    load_settings_later,
+    set_settings,
+)
 from asyncbdd.database import dispose_engines
 from asyncbdd.infra.run_scoped import stop_run_scoped_services
 from asyncbdd.scenario import end_scenario, start_scenario
@@ -57,10 +67,12 @@ def settings_from_behave(config: Any) -> Settings:
 
 
 def _before_all(context: Any) -> None:
-    set_settings(settings_from_behave(context.config))
+    config = context.config
+    load_settings_later(lambda: settings_from_behave(config))
 
 
 def _before_scenario(context: Any, scenario: Any) -> None:
+    check_environment_unchanged()
     context.asyncbdd = start_scenario(scenario.name)
 
 

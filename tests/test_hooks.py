@@ -336,3 +336,41 @@ def test_settings_from_a_real_behave_configuration(
     config = Configuration(command_args=["-D", "asyncbdd.timeout=7 s", "-D", "team=x"])
     settings = settings_from_behave(config)
     assert (settings.timeout, settings.grace, settings.max_interval) == (7.0, 3.0, 2.0)
+
+
+def test_a_variable_the_team_sets_in_before_all_takes_effect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An ASYNCBDD_* variable set by the team's own before_all, which runs after asyncbdd's,
+    is in the settings: they are read at their first use, not before."""
+    monkeypatch.delenv("ASYNCBDD_SQS_ENDPOINT", raising=False)
+
+    def before_all(context: Any) -> None:
+        monkeypatch.setenv("ASYNCBDD_SQS_ENDPOINT", "http://127.0.0.1:4566")
+
+    namespace: dict[str, Any] = {"before_all": before_all}
+    install_hooks(namespace)
+    context = behave_context()
+    namespace["before_all"](context)
+    assert get_settings().sqs_endpoint == "http://127.0.0.1:4566"
+    namespace["before_scenario"](context, SimpleNamespace(name="pay an order"))
+    namespace["after_scenario"](context, SimpleNamespace(name="pay an order"))
+
+
+def test_a_variable_set_after_the_settings_were_read_stops_the_scenario(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A variable set once asyncbdd had read its settings is refused, named, at the next
+    scenario instead of being silently ignored."""
+    monkeypatch.delenv("ASYNCBDD_SQS_ENDPOINT", raising=False)
+
+    def before_all(context: Any) -> None:
+        get_settings()  # something used asyncbdd already
+        monkeypatch.setenv("ASYNCBDD_SQS_ENDPOINT", "http://127.0.0.1:4566")
+
+    namespace: dict[str, Any] = {"before_all": before_all}
+    install_hooks(namespace)
+    context = behave_context()
+    namespace["before_all"](context)
+    with pytest.raises(ConfigurationError, match="ASYNCBDD_SQS_ENDPOINT changed after"):
+        namespace["before_scenario"](context, SimpleNamespace(name="pay an order"))
