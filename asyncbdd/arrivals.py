@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import Generic, NoReturn, Protocol, TypeVar
 
 from asyncbdd import probe_calls
+from asyncbdd.config import get_settings
 from asyncbdd.durations import format_duration
 from asyncbdd.errors import InvalidInput, TripwireTripped, WaitTimeout
 from asyncbdd.tripwires import current_tripwires
@@ -185,10 +186,13 @@ class Watch(Generic[A]):
         arrived and why it did not count."""
         elapsed = time.monotonic() - self.started
         limit = "window:" if self.window else "deadline:"
+        scale = 1.0 if self.window else get_settings().timeout_scale  # windows are not scaled
+        scaled = f" (x{scale:g} timeout scale)" if scale != 1 else ""
         lines = [
             f"Waited for: {self.what}",
             f"Failed because {reason}.",
-            f"  {limit:<12} {format_duration(self.seconds)}, elapsed {format_duration(elapsed)}",
+            f"  {limit:<12} {format_duration(self.seconds)}{scaled}, "
+            f"elapsed {format_duration(elapsed)}",
         ]
         with self.changed:
             parts = [
