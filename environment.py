@@ -80,10 +80,11 @@ def _service_elsewhere(context: Any, url: str) -> str:
 
 def _start_service(context: Any) -> str:
     settings = get_settings()
-    if settings.database_url is None:
+    database_url = settings.database_url
+    if database_url is None:
         context.demo_directory = tempfile.TemporaryDirectory(prefix="asyncbdd-demo-")
-        database = Path(context.demo_directory.name) / "orders.db"
-        settings = settings.replace(database_url=f"sqlite:///{database}")
+        database_url = f"sqlite:///{Path(context.demo_directory.name) / 'orders.db'}"
+        settings = settings.replace(database_url=database_url)
         set_settings(settings)
     queues = {name: _sqs_queue(name) for name in ("billing", "shipping", "inventory")}
     for queue in queues.values():
@@ -91,7 +92,7 @@ def _start_service(context: Any) -> str:
     orders = queue_named("order.created")
     assert isinstance(orders, KafkaTopic), "the demo reads orders from a Kafka topic"
     context.order_service = OrderService(
-        settings.database_url,
+        database_url,
         faults=parse_faults(_faults(context)),
         jitter=(0.03, 0.1),
         kafka=KafkaInput(orders.bootstrap_servers, orders.topic, orders.options),
