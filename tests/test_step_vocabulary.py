@@ -6,10 +6,13 @@ only by the accident of their order. These tests pin that each phrase has one me
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from behave.step_registry import registry
 
 import asyncbdd.steps  # noqa: F401  (registers the vocabulary)
+from asyncbdd.scenario import scenario
 
 THEN_PHRASES = [
     'within 10 seconds the order status is "pending"',
@@ -134,3 +137,46 @@ def test_a_stays_step_does_not_swallow_a_deadline() -> None:
         "within {timeout:Duration} {probe:Phrase} is {expected:Value}"
         " and stays so for {window:Duration}"
     ]
+
+
+PLACEHOLDER_FORMS = {
+    "Value": ('"{order_id}"', "ord-7"),
+    "Phrase": ('the status of order "{order_id}"', 'the status of order "ord-7"'),
+}
+
+
+def _placeholder_cases() -> list[tuple[str, str, str]]:
+    """(step type, phrase, field) for every Value and Phrase field of every phrase."""
+    cases = []
+    for step_type, phrases in (
+        ("given", GIVEN_PHRASES),
+        ("when", WHEN_PHRASES),
+        ("then", THEN_PHRASES),
+    ):
+        for text in phrases:
+            if "within ten seconds" in text:  # the malformed duration: it cannot match
+                continue
+            for matcher in registry.steps[step_type]:
+                if matcher.match(text):
+                    fields = re.findall(r"\{(\w+):(Value|Phrase)\}", matcher.pattern)
+                    cases += [(step_type, text, name) for name, kind in fields]
+    return cases
+
+
+@pytest.mark.parametrize(("step_type", "text", "field"), _placeholder_cases())
+def test_every_value_and_phrase_expands_placeholders(
+    step_type: str, text: str, field: str
+) -> None:
+    """A placeholder written where a phrase takes a value (or names a probe) is expanded,
+    as in doc strings and tables: "{order_id}" is the scenario's order, not that text."""
+    [matcher] = [m for m in registry.steps[step_type] if m.match(text)]
+    kind = dict(re.findall(r"\{(\w+):(\w+)\}", matcher.pattern))[field]
+    written, expected = PLACEHOLDER_FORMS[kind]
+    argument = next(a for a in matcher.match(text).arguments if a.name == field)
+    with_placeholder = text[: argument.start] + written + text[argument.end :]
+    with scenario("placeholders") as state:
+        state.values["order_id"] = "ord-7"
+        match = matcher.match(with_placeholder)
+        assert match is not None, with_placeholder
+        values = {a.name: a.value for a in match.arguments}
+    assert values[field] == expected

@@ -8,6 +8,10 @@
 * ``{name:Phrase}`` -- the name of a probe or snapshot subject ("the order status"). It
   never starts with "within" or "eventually", so a step about a phrase cannot swallow
   the deadline of another step's text and report a nonsense name.
+
+Values and phrases have the running scenario's placeholders expanded before they are
+read, as doc strings and table cells do: ``"{correlation_id}"`` is the scenario's id, and
+``the status of order "{order_id}"`` names the order it placed.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import parse
 from behave import register_type
 
 from asyncbdd.durations import parse_count, parse_duration
+from asyncbdd.errors import AsyncBddError
 from asyncbdd.matching import parse_value
+from asyncbdd.scenario import current_scenario
 
 __all__ = ["parse_count_text", "parse_duration_text", "parse_phrase_text", "parse_value_text"]
 
@@ -33,8 +39,8 @@ def parse_duration_text(text: str) -> float:
 
 @parse.with_pattern(r'"[^"]*"|[^\s"]+')
 def parse_value_text(text: str) -> object:
-    """A typed value written in a step."""
-    return parse_value(text)
+    """A typed value written in a step, placeholders expanded."""
+    return parse_value(_expanded(text))
 
 
 @parse.with_pattern(r"(?:\d+|[A-Za-z]+)\s+[A-Za-z]+")
@@ -45,8 +51,8 @@ def parse_count_text(text: str) -> int:
 
 @parse.with_pattern(r"(?!(?:within|eventually)\b).+?")
 def parse_phrase_text(text: str) -> str:
-    """The name of a probe or snapshot subject, as written."""
-    return text
+    """The name of a probe or snapshot subject, as written, placeholders expanded."""
+    return _expanded(text)
 
 
 register_type(
@@ -55,3 +61,13 @@ register_type(
     Count=parse_count_text,
     Phrase=parse_phrase_text,
 )
+
+
+def _expanded(text: str) -> str:
+    """``text`` with the running scenario's placeholders expanded; as written outside a
+    scenario (behave matches steps without one for ``--dry-run`` and the step catalog)."""
+    try:
+        scenario = current_scenario()
+    except AsyncBddError:
+        return text
+    return scenario.expand(text)
