@@ -112,6 +112,23 @@ MUST_FAIL_DIAGNOSTICS = {
         "queue    message on shipping",
         "<- out of order",
     ],
+    "A tripwire ends a later wait at once, naming it": [
+        "Waited for: Then within 10 seconds the billing queue receives 2 messages",
+        "Failed because the scenario's tripwire tripped: the order status becomes \"paid\" (",
+        "into this wait; it read 'paid')",
+        "billing: SQS queue",
+    ],
+    "A trace tripwire ends a later wait at once": [
+        'Failed because the scenario\'s tripwire tripped: "payment.completed" occurs in the trace',
+        "it read payment.completed #3 (payments))",
+        "last value:",
+    ],
+    "A queue tripwire ends a later wait at once": [
+        "Failed because the scenario's tripwire tripped: the shipping queue receives a message (",
+    ],
+    "Seeded stock that is too little fails the order": [
+        "last value:  'failed'",
+    ],
 }
 
 

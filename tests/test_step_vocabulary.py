@@ -104,6 +104,9 @@ GIVEN_PHRASES = [
     'the scenario fails at once if the "order.errors" topic receives a message',
     'the scenario fails at once if "payment.failed" occurs',
     'the scenario fails at once if "payment.failed" occurs in the trace for this order',
+    'the "stock" table has:',
+    'the "stock" table has, kept after the scenario:',
+    'the "stock" table has no rows where sku is "sku-9"',
 ]
 
 

@@ -9,6 +9,20 @@ Each ``*_steps`` module covers one pattern; its steps parse their text and call 
 engine function, so everything they do is also available to pytest from the engine.
 """
 
-from asyncbdd.steps import queue_steps, snapshot_steps, trace_steps, waiting_steps, webhook_steps
+from asyncbdd.steps import (
+    data_steps,
+    queue_steps,
+    snapshot_steps,
+    trace_steps,
+    waiting_steps,
+    webhook_steps,
+)
 
-__all__ = ["queue_steps", "snapshot_steps", "trace_steps", "waiting_steps", "webhook_steps"]
+__all__ = [
+    "data_steps",
+    "queue_steps",
+    "snapshot_steps",
+    "trace_steps",
+    "waiting_steps",
+    "webhook_steps",
+]

@@ -128,3 +128,28 @@ Feature: Every asyncbdd step fails, and says why, when the system does not behav
       | queue   | shipping          |
       | trace   | payment.completed |
       | webhook | payment-complete  |
+
+  Scenario: A tripwire ends a later wait at once, naming it
+    Given the scenario fails at once if the order status becomes "paid"
+    When a customer orders 1 of product "prod-789"
+    Then within 10 seconds the billing queue receives 2 messages
+
+  Scenario: A trace tripwire ends a later wait at once
+    Given the scenario fails at once if "payment.completed" occurs
+    When a customer orders 1 of product "prod-789"
+    Then within 10 seconds the order status is "lost"
+
+  Scenario: A queue tripwire ends a later wait at once
+    Given the scenario fails at once if the shipping queue receives a message
+    When a customer orders 1 of product "prod-789"
+    Then within 10 seconds the trace for this order contains, in order:
+      | event_type        |
+      | order.created     |
+      | payment.refunded  |
+
+  Scenario: Seeded stock that is too little fails the order
+    Given the "inventory" table has:
+      | product_id | quantity | updated_at                  |
+      | prod-771   | 2        | "2026-01-01 00:00:00.000000" |
+    When a customer orders 3 of product "prod-771"
+    Then within 2 seconds the order status is "shipped"
