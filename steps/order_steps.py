@@ -13,9 +13,8 @@ import json
 import urllib.request
 from typing import Any
 
-from behave import given, when
-
 from asyncbdd.scenario import current_scenario
+from asyncbdd.steps.decorators import given, when
 from asyncbdd.traces import record_evidence
 from asyncbdd.webhooks import webhook_url
 

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from behave import given
-
 from asyncbdd.matching import parse_value
 from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Value} and co.)
+from asyncbdd.steps.decorators import given
 from asyncbdd.steps.step_text import table_cells
 from asyncbdd.test_data import delete_rows, put_rows
 

@@ -33,7 +33,7 @@ import re
 from typing import Any
 
 import parse
-from behave import given, register_type, then, when
+from behave import register_type
 
 from asyncbdd.errors import InvalidInput
 from asyncbdd.matching import parse_value
@@ -48,6 +48,7 @@ from asyncbdd.queues import (
 )
 from asyncbdd.scenario import current_scenario
 from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration} and co.)
+from asyncbdd.steps.decorators import given, then, when
 from asyncbdd.steps.step_text import json_doc_string, step_text, table_cells
 
 _ALIAS = r'(?:"[^"]+"|[\w.-]+)'

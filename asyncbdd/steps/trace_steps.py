@@ -36,10 +36,11 @@ from __future__ import annotations
 from typing import Any
 
 import parse
-from behave import given, register_type, then
+from behave import register_type
 
 from asyncbdd.errors import InvalidInput
 from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration} and co.)
+from asyncbdd.steps.decorators import given, then
 from asyncbdd.steps.step_text import step_text, table_cells
 from asyncbdd.traces import (
     expect_before,

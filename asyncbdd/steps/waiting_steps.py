@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from behave import given, then
-
 from asyncbdd.probes import (
     check_never_reads,
     check_stays,
@@ -27,6 +25,7 @@ from asyncbdd.probes import (
     wait_for_value,
 )
 from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration} and co.)
+from asyncbdd.steps.decorators import given, then
 from asyncbdd.steps.step_text import step_text
 
 
