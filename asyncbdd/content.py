@@ -11,9 +11,11 @@ both and add what only they have (a Kafka key; an HTTP method, path and query).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from itertools import accumulate
+from typing import Any, NamedTuple
 
 from asyncbdd.errors import InvalidInput
 from asyncbdd.matching import (
@@ -28,11 +30,14 @@ from asyncbdd.matching import (
 
 __all__ = [
     "ANY_BODY",
+    "MAX_JSON_DEPTH",
     "NOT_JSON",
     "BodyMatcher",
+    "JsonReading",
     "check_expected_values",
     "named_value_problems",
     "parse_body",
+    "read_json",
 ]
 
 NOT_JSON: Any = type("NotJson", (), {"__repr__": lambda self: "NOT_JSON"})()
@@ -42,12 +47,62 @@ ANY_BODY: Any = type("AnyBody", (), {"__repr__": lambda self: "ANY_BODY"})()
 """The :attr:`BodyMatcher.body` of a matcher that expects no document."""
 
 
-def parse_body(body: str | bytes) -> Any:
-    """``body`` parsed as JSON, or :data:`NOT_JSON`."""
+MAX_JSON_DEPTH = 200
+"""The deepest nesting of arrays and objects a body may have to be read as JSON.
+
+json.loads gives up (RecursionError) at Python's recursion limit less the caller's stack
+depth, so the same body would parse in the server's thread and not in a step; a fixed
+limit well below it gives the same answer everywhere, and leaves room to match what was
+parsed (matching walks it recursively)."""
+
+_ESCAPED = re.compile(rb"\\.", re.DOTALL)
+_STRING = re.compile(rb'"[^"]*"')  # once escapes are gone: linear, whatever the text
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_SQUARE = bytes.maketrans(b"{}", b"[]")
+_STEP = [{ord("["): 1, ord("]"): -1}.get(byte, 0) for byte in range(256)]
+"""How much each byte deepens the nesting, once every bracket is square."""
+
+
+class JsonReading(NamedTuple):
+    """What :func:`read_json` made of a body."""
+
+    document: Any
+    """The body parsed as JSON, or :data:`NOT_JSON`."""
+    problem: str | None
+    """Why a body that may well be JSON could not be read as such (nested too deep, too
+    large); None when it is JSON, and when it is plainly not (text, empty)."""
+
+
+def read_json(body: str | bytes) -> JsonReading:
+    """``body`` parsed as JSON, or :data:`NOT_JSON` and why; never raises."""
+    if _nested_deeper(body, MAX_JSON_DEPTH):
+        return JsonReading(NOT_JSON, f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
     try:
-        return json.loads(body)
+        return JsonReading(json.loads(body), None)
+    except RecursionError:  # only for a caller already deep in its own stack
+        return JsonReading(NOT_JSON, "JSON nested too deep to parse here")
+    except MemoryError:
+        unit = "bytes" if isinstance(body, bytes) else "characters"
+        return JsonReading(NOT_JSON, f"too large to parse ({len(body):,} {unit})")
     except ValueError:
-        return NOT_JSON
+        return JsonReading(NOT_JSON, None)
+
+
+def parse_body(body: str | bytes) -> Any:
+    """``body`` parsed as JSON, or :data:`NOT_JSON` (see :func:`read_json`)."""
+    return read_json(body).document
+
+
+def _nested_deeper(body: str | bytes, limit: int) -> bool:
+    """Whether arrays and objects in ``body`` nest more than ``limit`` deep (brackets in
+    strings do not count). Linear in the body's size, whatever it holds."""
+    data = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    if data.count(b"[") + data.count(b"{") <= limit:  # most bodies: no scan at all
+        return False
+    brackets = _STRING.sub(b"", _ESCAPED.sub(b"", data)).translate(_SQUARE, _NOT_BRACKETS)
+    if b"[" * (limit + 1) in brackets:  # the usual hostile body: found without counting
+        return True
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > limit
 
 
 @dataclass(frozen=True)
@@ -68,13 +123,15 @@ class BodyMatcher:
             object.__setattr__(self, "body", json_expectation(self.body, "the expected body"))
         check_expected_values(self.fields, "field")
 
-    def body_problems(self, text: str, document: Any) -> list[str]:
-        """Why a body (its ``text`` and parsed ``document``, or :data:`NOT_JSON`) does
-        not match, one line each; empty when it matches."""
+    def body_problems(self, text: str, document: Any, why: str | None = None) -> list[str]:
+        """Why a body (its ``text`` and parsed ``document``, or :data:`NOT_JSON` and
+        ``why`` it is not JSON, if known) does not match, one line each; empty when it
+        matches."""
         if self.body is ANY_BODY and not self.fields:
             return []
         if document is NOT_JSON:
-            return [f"the body is not JSON: {show_value(text, 80)}"]
+            reason = f" ({why})" if why else ""
+            return [f"the body is not JSON{reason}: {show_value(text[:200], 80)}"]
         found: list[str] = []
         if self.body is not ANY_BODY:
             found += [str(m) for m in json_mismatches(self.body, document, exact=self.exact_body)]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from asyncbdd.content import parse_body
+from asyncbdd.content import JsonReading, read_json
 from asyncbdd.matching import shorten
 
 __all__ = ["ALWAYS_MASKED", "Call", "Signature", "mask"]
@@ -27,6 +27,8 @@ class Signature(enum.Enum):
     INVALID = "invalid"
     UNCHECKED = "not checked"
     """No secret is configured, so nothing was checked."""
+    TOO_LARGE = "not checked: too large"
+    """A secret is configured, but the call was refused (413) before its body was read."""
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -56,9 +58,19 @@ class Call:
     """Headers (lower case) whose values reports mask."""
 
     @cached_property
+    def _reading(self) -> JsonReading:
+        return read_json(self.body)
+
+    @property
     def json(self) -> Any:
         """The body parsed as JSON, or :data:`~asyncbdd.content.NOT_JSON`."""
-        return parse_body(self.body)
+        return self._reading.document
+
+    @property
+    def json_problem(self) -> str | None:
+        """Why a body that may be JSON is not read as JSON (``JSON nested more than 200
+        levels deep``); None when it is JSON, or plainly not (text, empty)."""
+        return self._reading.problem
 
     @property
     def text(self) -> str:

@@ -69,7 +69,7 @@ class CallMatcher(BodyMatcher):
         found += named_value_problems(
             "header", self.headers, call.header, shown=call.shown_header, always_text=True
         )
-        found += self.body_problems(call.text, call.json)
+        found += self.body_problems(call.text, call.json, call.json_problem)
         if self.signed and call.signature is not Signature.VALID:
             found.append(f"signature: {_unsigned(call)}")
         return found
@@ -93,4 +93,9 @@ def _first(values: list[str] | None) -> str | None:
 def _unsigned(call: Call) -> str:
     if call.signature is Signature.UNCHECKED:
         return "not checked: no secret is configured (setting asyncbdd.webhooks.secret)"
+    if call.signature is Signature.TOO_LARGE:
+        return (
+            f"not checked: the call was refused as too large (answered {call.status}: "
+            f"{call.note}), so its signature could not be checked"
+        )
     return f"{call.signature.value}" + (f" ({call.note})" if call.note else "")

@@ -5,7 +5,10 @@ of its own on the run's capture server: ``<base>/hooks/<scenario id>/<name>``, w
 is ``http://HOST:PORT`` or the setting ``asyncbdd.webhooks.public_url``. Requests to that
 URL, or below it, are calls to the receiver, recorded in the scenario's
 :class:`Captures` however late they come; when the scenario ends its URLs stop answering
-(404), so a previous scenario's late calls never count for the next one.
+(404), so a previous scenario's late calls never count for the next one. A name is one
+segment of the path: one with "/" (or "." and "..", which clients drop from URLs) is
+refused, so the segment after the scenario id names the one receiver a call is for, and
+a call below receiver "a" (``<url>/b``) cannot be taken for a receiver "a/b".
 
 A request to a path no receiver owns is answered 404 and recorded as a stray call of the
 running scenario, shown when one of its webhook expectations fails.
@@ -230,7 +233,9 @@ def _dispatch(request: Request) -> Response:
         _record_stray(request, path)
         return Response(404, b"No webhook receiver at this path.\n", _TEXT)
     signature, problem = Signature.UNCHECKED, None
-    if receiver.secret is not None and request.oversize is None:
+    if receiver.secret is not None and request.oversize is not None:
+        signature = Signature.TOO_LARGE  # its body was not read, so it cannot be checked
+    elif receiver.secret is not None:
         problem = check_signature(
             _header(request, receiver.signature_header),
             request.body,
@@ -408,11 +413,28 @@ def _calls(count: int) -> str:
 
 
 def _checked_name(name: str) -> str:
+    """``name`` stripped, when it can be one segment of a URL path; a call then reaches
+    a receiver by its own URL only (see :func:`_route`)."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput(
             f"A webhook receiver needs a name, such as 'payment-complete'; got {name!r}."
         )
-    return name.strip()
+    name = name.strip()
+    if "/" in name:
+        fix = "-".join(part for part in name.split("/") if part) or "payment-complete"
+        raise InvalidInput(
+            f'The webhook receiver "{name}" cannot be named with "/": a receiver\'s name '
+            "is one segment of its URL, and a call to a path below that URL (<url>/b) is "
+            f'the receiver\'s own call. Name it "{fix}" instead, and match a path below a '
+            "receiver's URL with the call's path."
+        )
+    if name in (".", ".."):
+        raise InvalidInput(
+            f'The webhook receiver "{name}" cannot be named so: HTTP clients drop "." and '
+            '".." from URLs, so no call would reach it; give it a name such as '
+            '"payment-complete".'
+        )
+    return name
 
 
 def _check_status(name: str, what: str, status: int, lowest: int) -> None:

@@ -2,16 +2,27 @@
 and hands it to a dispatcher, which records it and says how to answer.
 
 It knows nothing of receivers or scenarios (see :mod:`asyncbdd.webhooks.receivers`): it
-reads bodies up to a limit (a larger one is not read, and the connection closes after the
-answer), answers after the delay the dispatcher asks for, and never raises into the void:
-an exception while handling a request is answered 500 and handed to ``on_error``, so that
-the test thread can raise it.
+reads bodies up to a limit, answers after the delay the dispatcher asks for, and never
+raises into the void: an exception while handling a request is answered 500 and handed to
+``on_error``, so that the test thread can raise it.
+
+A body is framed by ``Content-Length`` or ``Transfer-Encoding: chunked``; a request with
+neither has an empty body (RFC 9112, 6.3: requests are never delimited by closing the
+connection). A body over the limit is not read past the limit: its request is handed on
+with ``oversize`` set (the dispatcher answers 413), and a client that asked
+``Expect: 100-continue`` is not told to send it. Malformed framing (a negative, non-numeric
+or contradictory length, a chunk size that is no hex number, a body cut short, a transfer
+coding other than chunked) is answered 400 and not handed on. After either answer the
+connection closes *lingering*: the server ends its side, then reads and drops what the
+client still sends, at most :data:`DRAIN_BYTES` for :data:`DRAIN_SECONDS`, so that a client
+busy sending its body reads the answer rather than a reset connection.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import re
 import socket
 import sys
 import threading
@@ -32,6 +43,17 @@ IDLE_CONNECTION_SECONDS = 60
 """A kept-alive connection that sends nothing for this long is closed."""
 STOP_SECONDS = 5.0
 """Longest :meth:`WebhookServer.stop` waits for the server's threads to end."""
+DRAIN_BYTES = 16 * 1024 * 1024
+"""Most bytes read and dropped after refusing a request whose body was not read."""
+DRAIN_SECONDS = 2.0
+"""Longest time spent reading and dropping them."""
+MAX_CHUNK_LINE = 1024
+"""Longest chunk size line (with its extensions), in bytes."""
+MAX_TRAILERS = 64 * 1024
+"""Most bytes of trailers after the last chunk."""
+
+_DIGITS = re.compile(r"[0-9]+")
+_HEX_DIGITS = re.compile(rb"[0-9A-Fa-f]+")
 
 
 class WebhookServerError(AsyncBddError):
@@ -42,8 +64,9 @@ class WebhookServerError(AsyncBddError):
 class Request:
     """What the server read of one request.
 
-    ``body`` is empty and ``oversize`` holds the body's size (as far as it is known) when
-    it is larger than the limit; ``received_at`` is when the body had been read.
+    ``body`` is empty and ``oversize`` holds the body's size (as far as it is known: its
+    Content-Length, or the chunks up to the one that passed the limit) when it is larger
+    than the limit; ``received_at`` is when the body had been read.
     """
 
     method: str
@@ -223,8 +246,13 @@ class _HttpServer(ThreadingHTTPServer):
             _report(self.owner, None, error)
 
 
+class _BadFraming(Exception):
+    """The request's body cannot be told apart from what follows it: answered 400."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.1"  # even a garbled request line gets a status line
     timeout = IDLE_CONNECTION_SECONDS
     server: _HttpServer
 
@@ -244,14 +272,34 @@ class _Handler(BaseHTTPRequestHandler):
             return self._handle
         raise AttributeError(name)
 
+    def handle_expect_100(self) -> bool:
+        try:
+            length, _ = self._framing()
+        except _BadFraming:
+            return True  # answered 400 straight away: the client need not send the body
+        if length is not None and length > self.server.owner.body_limit():
+            return True  # answered 413 straight away, likewise
+        return super().handle_expect_100()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        super().send_error(code, message, explain)  # a request line or header too long...
+        self._linger()  # ...whose rest is still coming
+
     def _handle(self) -> None:
         owner = self.server.owner
         path, _, query = self.path.partition("?")
         headers = tuple(self.headers.items())
+        length: int | None = None
         try:
-            body, oversize = self._read_body(owner.body_limit())
-        except ValueError as error:
+            length, chunked = self._framing()
+            limit = owner.body_limit()
+            if chunked:
+                body, oversize = _read_chunked(self.rfile, limit)
+            else:
+                body, oversize = self._read_length(length, limit)
+        except _BadFraming as error:
             self._answer(Response(400, f"{error}\n".encode(), "text/plain"), close=True)
+            self._linger()
             return
         request = Request(self.command, path, query, headers, body, time.monotonic(), oversize)
         try:
@@ -262,19 +310,79 @@ class _Handler(BaseHTTPRequestHandler):
         if response.delay > 0:
             self.server.stopping.wait(response.delay)
         self._answer(response, close=oversize is not None)
+        if oversize is not None:
+            self._linger(length)
 
-    def _read_body(self, limit: int) -> tuple[bytes, int | None]:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return _read_chunked(self.rfile, limit)
-        text = self.headers.get("Content-Length")
-        if text is None:
+    def _framing(self) -> tuple[int | None, bool]:
+        """The body's Content-Length (None: not given) and whether it is chunked.
+
+        Raises :class:`_BadFraming` when the headers do not tell where the body ends.
+        """
+        codings_given = self.headers.get_all("Transfer-Encoding")
+        lengths = [
+            part.strip()
+            for value in self.headers.get_all("Content-Length") or []
+            for part in str(value).split(",")
+        ]
+        if codings_given is not None:
+            given = ", ".join(str(value) for value in codings_given)
+            codings = [part.strip().lower() for part in given.split(",") if part.strip()]
+            if lengths:
+                raise _BadFraming(
+                    "A request carries Transfer-Encoding or Content-Length, not both."
+                )
+            if not codings or codings[-1] != "chunked":
+                raise _BadFraming(
+                    f"Transfer-Encoding {given!r} does not end in chunked, so where the body "
+                    "ends is unknown."
+                )
+            return None, True
+        if not lengths:
+            return None, False
+        for text in lengths:
+            if not _DIGITS.fullmatch(text):
+                raise _BadFraming(f"Content-Length {text[:40]!r} is not a number of bytes.")
+            if len(text.lstrip("0")) > 19:
+                raise _BadFraming(f"Content-Length {text[:40]!r}... is no length of a body.")
+        found = sorted({int(text) for text in lengths})
+        if len(found) > 1:
+            raise _BadFraming(
+                f"Content-Length gives several lengths ({', '.join(map(str, found))})."
+            )
+        return found[0], False
+
+    def _read_length(self, length: int | None, limit: int) -> tuple[bytes, int | None]:
+        if length is None:
             return b"", None
-        if not text.strip().isdigit():
-            raise ValueError(f"Content-Length {text!r} is not a number of bytes.")
-        length = int(text)
         if length > limit:
             return b"", length
-        return self.rfile.read(length), None
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise _BadFraming(
+                f"The body ended after {len(body):,} of the {length:,} bytes of its Content-Length."
+            )
+        return body, None
+
+    def _linger(self, remaining: int | None = None) -> None:
+        """Close after an answer to a request whose body was not read, or not whole: end
+        the sending side, then read and drop what the client still sends (``remaining``
+        bytes when known, at most :data:`DRAIN_BYTES`, for :data:`DRAIN_SECONDS` at most),
+        so that it reads the answer rather than a reset connection."""
+        self.close_connection = True
+        budget = DRAIN_BYTES if remaining is None else min(remaining, DRAIN_BYTES)
+        deadline = time.monotonic() + DRAIN_SECONDS
+        with contextlib.suppress(OSError, ValueError):  # reset, timed out, or closed
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            while budget > 0 and not self.server.stopping.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.connection.settimeout(left)
+                dropped = self.rfile.read1(min(budget, 64 * 1024))
+                if not dropped:
+                    break
+                budget -= len(dropped)
 
     def _answer(self, response: Response, *, close: bool) -> None:
         try:
@@ -299,24 +407,54 @@ def _shut(connection: socket.socket) -> None:
 
 
 def _read_chunked(stream: BufferedIOBase, limit: int) -> tuple[bytes, int | None]:
-    parts: list[bytes] = []
-    size = 0
+    """The body of chunks, and None; or ``b""`` and the size so far as soon as the chunks
+    pass ``limit`` (the rest is not read)."""
+    body = bytearray()
     while True:
-        line = stream.readline(1024)
-        try:
-            length = int(line.split(b";")[0].strip(), 16)
-        except ValueError:
-            raise ValueError(f"Malformed chunk size {line[:40]!r}.") from None
+        length = _chunk_size(stream.readline(MAX_CHUNK_LINE + 1))
         if length == 0:
             break
-        size += length
-        if size > limit:
-            return b"", size
-        parts.append(stream.read(length))
-        stream.readline()  # the CRLF after the chunk
-    while stream.readline(1024) not in (b"\r\n", b"\n", b""):  # trailers
-        pass
-    return b"".join(parts), None
+        if len(body) + length > limit:
+            return b"", len(body) + length
+        chunk = stream.read(length)
+        if len(chunk) < length:
+            raise _BadFraming("The body ended inside a chunk, before its last chunk.")
+        body += chunk
+        end = stream.readline(3)
+        if end not in (b"\r\n", b"\n"):
+            raise _BadFraming(
+                "The body ended before its last chunk."
+                if not end
+                else f"A chunk is longer than its size ({length:,} bytes) says."
+            )
+    _skip_trailers(stream)
+    return bytes(body), None
+
+
+def _chunk_size(line: bytes) -> int:
+    if not line:
+        raise _BadFraming("The body ended before its last chunk.")
+    if len(line) > MAX_CHUNK_LINE:
+        raise _BadFraming(f"A chunk size line is longer than {MAX_CHUNK_LINE:,} bytes.")
+    if not line.endswith(b"\n"):
+        raise _BadFraming("The body ended inside a chunk size line.")
+    size = line.split(b";", 1)[0].strip(b" \t\r\n")
+    if not _HEX_DIGITS.fullmatch(size):
+        raise _BadFraming(
+            f"Malformed chunk size {line[:40]!r}: a chunk size is a hexadecimal number."
+        )
+    return int(size, 16)
+
+
+def _skip_trailers(stream: BufferedIOBase) -> None:
+    read = 0
+    while True:
+        line = stream.readline(MAX_CHUNK_LINE + 1)
+        if line in (b"\r\n", b"\n", b""):  # b"": closed after the last chunk
+            return
+        read += len(line)
+        if read > MAX_TRAILERS:
+            raise _BadFraming(f"The trailers after the last chunk pass {MAX_TRAILERS:,} bytes.")
 
 
 def _report(owner: WebhookServer, request: Request | None, error: BaseException) -> None:

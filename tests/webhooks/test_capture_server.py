@@ -416,3 +416,38 @@ def _send_chunked(url: str, chunks: list[bytes]) -> int:
         return connection.getresponse().status
     finally:
         connection.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "fix"),
+    [
+        ("a/b", 'Name it "a-b" instead'),
+        ("/a", 'Name it "a" instead'),
+        ("a/", 'Name it "a" instead'),
+        (".", 'a name such as "payment-complete"'),
+        ("..", 'a name such as "payment-complete"'),
+    ],
+)
+def test_a_receiver_name_that_is_no_single_url_segment_is_refused(name: str, fix: str) -> None:
+    """A name with "/" (or a dot segment, which clients remove) is refused, naming the
+    receiver and the fix, so no call can reach one receiver by another's URL."""
+    with asyncbdd.scenario("slash"), pytest.raises(InvalidInput) as raised:
+        webhook_receiver(name)
+    assert str(raised.value).startswith(f'The webhook receiver "{name}" ')
+    assert fix in str(raised.value)
+
+
+def test_a_call_below_a_receivers_url_is_that_receivers_call() -> None:
+    """With receiver "a" declared and "a/b" refused, a call to a's URL + "/b" is a's call
+    with the path "/b", and a receiver "a-b" is a receiver of its own."""
+    with asyncbdd.scenario("sub-paths"):
+        first = webhook_receiver("a")
+        with pytest.raises(InvalidInput, match='"a-b"'):
+            webhook_receiver("a/b")
+        other = webhook_receiver("a-b")
+        statuses = [send(first.url + "/b", {"n": 1}).status, send(other.url, {"n": 2}).status]
+        [below] = expect_calls("a", 1)
+        [own] = expect_calls("a-b", 1)
+    assert statuses == [200, 200]
+    assert (below.relative_path, below.json) == ("/b", {"n": 1})
+    assert (own.relative_path, own.json) == ("", {"n": 2})

@@ -11,7 +11,7 @@ from capture_client import send
 import asyncbdd
 from asyncbdd.config import Settings
 from asyncbdd.errors import WaitTimeout
-from asyncbdd.webhooks import expect_calls, expect_no_calls, webhook_receiver
+from asyncbdd.webhooks import captures, expect_calls, expect_no_calls, webhook_receiver
 
 Configure = Callable[..., Settings]
 
@@ -102,3 +102,17 @@ def test_without_the_setting_every_call_to_the_receiver_counts() -> None:
         send(url, {"n": 1}, headers={"X-Correlation-Id": "someone-else"})
         [call] = expect_calls("payment-complete", 1)
     assert call.json == {"n": 1}
+
+
+def test_a_body_nested_too_deep_carries_no_correlation_field(configure: Configure) -> None:
+    """With field:PATH, a body too deep to read as JSON carries no id: answered as usual
+    and counted, never answered 500."""
+    configure(webhooks_correlation="field:meta.correlation_id")
+    with asyncbdd.scenario("deep body"):
+        url = webhook_receiver("payment-complete").url
+        answer = send(url, b"[" * 100_000)
+        [call] = expect_calls("payment-complete", 1)
+        box = captures()
+    assert answer.status == 200
+    assert (call.status, call.note) == (200, None)
+    assert box.errors == {}

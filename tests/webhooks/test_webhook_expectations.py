@@ -13,6 +13,7 @@ from capture_client import send
 
 import asyncbdd
 from asyncbdd.config import Settings
+from asyncbdd.content import MAX_JSON_DEPTH, NOT_JSON, read_json
 from asyncbdd.errors import (
     AsyncBddError,
     ConfigurationError,
@@ -25,6 +26,7 @@ from asyncbdd.webhooks import (
     CallMatcher,
     Signature,
     check_call,
+    check_signature,
     expect_calls,
     expect_no_calls,
     latest_call,
@@ -416,3 +418,70 @@ def test_webhook_url_without_a_receiver_says_how_to_declare_one() -> None:
         "No webhook receiver is declared in this scenario, so there is no webhook URL. "
         "Declare it first in the scenario: 'Given a webhook receiver \"payment-complete\"'"
     )
+
+
+@pytest.mark.parametrize(
+    "value", ["sha256=\xff\xfe", "sha256=" + "0" * 63 + "\xe9", "sh\xe5256=00ff", "sha256=zz"]
+)
+def test_a_signature_that_is_no_ascii_hex_is_malformed_not_an_error(value: str) -> None:
+    """A signature header with non-ASCII or non-hex characters is a reason, never a TypeError."""
+    reason = check_signature(value, b"{}", "s3cret", header="X-Signature")
+    assert reason == "X-Signature is not of the form sha256=<hex>"
+
+
+def test_a_call_refused_as_too_large_says_so_when_its_signature_is_checked(
+    configure: Configure,
+) -> None:
+    """With a secret set, "the call is signed" on a call answered 413 says it was refused as
+    too large, so its signature could not be checked, not that no secret is configured."""
+    configure(webhooks_secret="s3cret", webhooks_max_body_size="16 bytes")
+    body = b'{"padding": "xxxxxxxxxx"}'
+    with asyncbdd.scenario("too large to check"):
+        url = webhook_receiver("payment-complete").url
+        answer = send(url, body, headers={"X-Signature": sign(body, "s3cret")})
+        [call] = expect_calls("payment-complete", 1)
+        with pytest.raises(ExpectationFailed) as raised:
+            check_call(CallMatcher(signed=True))
+    assert answer.status == 413
+    assert call.signature is Signature.TOO_LARGE
+    assert (
+        "  signature: not checked: the call was refused as too large (answered 413: a body "
+        "of 25 bytes, over the limit of 16 (setting asyncbdd.webhooks.max_body_size)), so its "
+        "signature could not be checked"
+    ) in str(raised.value).splitlines()
+
+
+@pytest.mark.parametrize(
+    "matcher",
+    [CallMatcher(body={"a": 1}), CallMatcher(fields=(("a", "1"),))],
+    ids=["body", "fields"],
+)
+def test_a_body_nested_too_deep_is_not_json_and_fails_content_checks_clearly(
+    matcher: CallMatcher,
+) -> None:
+    """A body nested deeper than the JSON limit is recorded as not JSON with the reason, and a
+    content check on it fails with ExpectationFailed, never a RecursionError."""
+    with asyncbdd.scenario("deep"):
+        url = webhook_receiver("deep").url
+        answer = send(url, b"[" * 100_000)
+        [call] = expect_calls("deep", 1)
+        with pytest.raises(ExpectationFailed) as raised:
+            check_call(matcher)
+    assert answer.status == 200
+    assert call.json is NOT_JSON
+    assert call.json_problem == f"JSON nested more than {MAX_JSON_DEPTH} levels deep"
+    assert (
+        f"  the body is not JSON (JSON nested more than {MAX_JSON_DEPTH} levels deep): '[[[["
+    ) in str(raised.value)
+
+
+def test_json_is_read_up_to_the_depth_limit_and_brackets_in_strings_do_not_nest() -> None:
+    """A document exactly as deep as the limit is JSON, one level deeper is not; brackets
+    inside strings count for nothing."""
+    at_limit = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    deeper = "[" + at_limit + "]"
+    quoted = '["' + "[{" * 5000 + '\\"]"]'
+    assert read_json(at_limit).problem is None
+    assert read_json(deeper) == (NOT_JSON, f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
+    assert read_json(quoted).document == ["[{" * 5000 + '"]']
+    assert read_json("plain text") == (NOT_JSON, None)
