@@ -30,11 +30,12 @@ from __future__ import annotations
 from typing import Any
 
 import parse
-from behave import given, register_type, then
+from behave import register_type
 
 from asyncbdd.matching import parse_value
 from asyncbdd.scenario import current_scenario
 from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration} and co.)
+from asyncbdd.steps.decorators import given, then
 from asyncbdd.steps.step_text import json_doc_string, step_text, table_cells
 from asyncbdd.webhooks import (
     CallMatcher,
