@@ -9,7 +9,7 @@ from typing import Any
 from asyncbdd.config import get_settings
 from asyncbdd.errors import AsyncBddError, InvalidInput
 from asyncbdd.matching import field_text
-from asyncbdd.queues.message import NOT_JSON, Message, parse_body
+from asyncbdd.queues.message import NOT_JSON, Message, read_body
 
 __all__ = ["Correlation", "Queue", "QueueNotFound", "QueueUnavailable"]
 
@@ -52,11 +52,17 @@ class Correlation:
 
     def read(self, attributes: Mapping[str, str], body: str) -> str | None:
         """The correlation id of a message with these attributes and this body."""
+        if self.kind == "field":
+            return self.find(attributes, read_body(body).document)
+        return self.find(attributes, NOT_JSON)
+
+    def find(self, attributes: Mapping[str, str], document: Any) -> str | None:
+        """The correlation id of a message with these attributes and this parsed body
+        (:data:`NOT_JSON` for one that is not JSON)."""
         if self.kind == "attribute":
             return attributes.get(self.name)
-        if self.kind == "field":
-            document = parse_body(body)
-            return None if document is NOT_JSON else field_text(document, self.name)
+        if self.kind == "field" and document is not NOT_JSON:
+            return field_text(document, self.name)
         return None
 
     def stamp(
@@ -137,6 +143,26 @@ class Queue(ABC):
     def problems(self) -> str | None:
         """Something to tell a user whose wait on this queue timed out, if anything."""
         return None
+
+    def message(self, body: str | bytes, attributes: Mapping[str, str], **details: Any) -> Message:
+        """A :class:`Message` read from this queue, ``body`` as received (bytes are UTF-8).
+
+        Reading it never raises, whatever the body: one that cannot be read (see
+        :func:`~asyncbdd.queues.message.read_body`; with correlation in a body field, also
+        one that is not JSON) gets a :attr:`~Message.problem` instead, and no
+        correlation id unless an attribute/header carries it.
+        """
+        reading = read_body(body)
+        text = body if isinstance(body, str) else body.decode("utf-8", "replace")
+        unreadable = reading.unreadable or (self.correlation.kind == "field" and bool(reading.why))
+        return Message(
+            queue=self.alias,
+            body=text,
+            attributes=attributes,
+            correlation_id=self.correlation.find(attributes, reading.document),
+            problem=reading.why if unreadable else None,
+            **details,
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.alias!r}: {self.describe()}>"

@@ -14,7 +14,16 @@ system under test consumes is never read). It sorts each message by correlation 
   time, so that one nobody takes does not keep a reader spinning. It releases them only
   once it has read on past them (see :data:`SWEEP_LIMIT`), so that its own messages
   behind a crowd of others' (messages of finished scenarios of another process, which no
-  reader will take) are found at once.
+  reader will take) are found at once. Every message a reader receives is delivered or
+  given back: none stays hidden for the queue's visibility timeout (but a poison
+  message read again in the same scenario, below);
+* a *poison* message, whose body cannot be read (not UTF-8, nested too deep, too large,
+  or not JSON while the correlation id is a body field) so that its owner is unknown, is
+  listed as skipped with the reason in every wait of the scenario, and given back at most
+  once per scenario: read again in the same scenario, it is left hidden for the queue's
+  visibility timeout. It is never deleted: it is not known to be ours. One whose
+  correlation id is in an attribute/header is sorted by it like any other (the
+  scenario's own counts as an arrival, its body shown as not JSON, and why).
 
 With correlation ``off`` every message read while a scenario runs is its own, and
 whatever arrives between scenarios is deleted as a leftover.
@@ -47,8 +56,9 @@ RETRY_AFTER_ERROR = 1.0
 LONGEST_HIDE = 10
 """Longest a released foreign message is hidden from our reader, in seconds."""
 SWEEP_LIMIT = 10
-"""Receives a reader makes in a row, holding the others' messages it gets meanwhile, before
-it gives them back. A queue that returns its oldest messages first (moto) would otherwise
+"""Receives a reader makes at once after one that brought others' messages, holding those
+it gets meanwhile, before it gives them back (every one it received that is not its own:
+none is dropped). A queue that returns its oldest messages first (moto) would otherwise
 show it the same others' messages again and again, and ours behind them only once those
 were hidden."""
 RELEASE_PAUSE = 1.1
@@ -151,23 +161,40 @@ class _Reader(threading.Thread):
 
     def _sweep(self) -> bool:
         """Read until no more of others' messages come (at most :data:`SWEEP_LIMIT`
-        receives), then give those back; return whether any is visible again at once."""
+        receives after the first), then give those back; return whether any is visible
+        again at once.
+
+        Every message received is delivered (ours, leftovers) or given back (others'),
+        whatever fails: a batch that could not be sorted is given back whole.
+        """
         others: list[Message] = []
+        unsorted: list[Message] = []
         try:
-            messages = self.queue.receive(READ_WAIT)
-            for _ in range(SWEEP_LIMIT):
-                theirs = _deliver(self.queue, messages) if messages else []
+            unsorted = self.queue.receive(READ_WAIT)
+            for receives in range(SWEEP_LIMIT + 1):
+                theirs = _deliver(self.queue, unsorted) if unsorted else []
+                unsorted = []
                 others += theirs
-                if not (theirs and self.queue.reads_exclusively) or self.stopping.is_set():
+                if (
+                    not (theirs and self.queue.reads_exclusively)
+                    or receives == SWEEP_LIMIT
+                    or self.stopping.is_set()
+                ):
                     break
-                messages = self.queue.receive(0)
+                unsorted = self.queue.receive(0)
         finally:
-            visible = _give_back(self.queue, others)
+            visible = _give_back(self.queue, others + unsorted)
         return visible
 
 
 def _deliver(queue: Queue, messages: Sequence[Message]) -> list[Message]:
-    """Sort and delete ``messages``; return those of others, for :func:`_give_back`."""
+    """Sort and delete ``messages``; return those of others to give back now, for
+    :func:`_give_back`.
+
+    A poison message whose correlation id cannot be read (its body cannot be, and the id
+    is in a body field) is nobody's known message: it is listed like others' and given
+    back at most once per scenario (:func:`_give_poison_back`).
+    """
     with _lock:
         current = _current[0]
     keep: list[Message] = []
@@ -184,8 +211,10 @@ def _deliver(queue: Queue, messages: Sequence[Message]) -> list[Message]:
         else:
             others.append(message)
     queue.delete(keep + leftovers)
+    scope = None if current is None else current.correlation_id
+    back = [m for m in others if not _is_poison(queue, m) or _give_poison_back(m, scope)]
     if current is None:
-        return others
+        return back
     with current.changed:
         current.messages[queue.alias].extend(keep)
         seen = {skipped.message.message_id for skipped in current.skipped[queue.alias]}
@@ -195,24 +224,54 @@ def _deliver(queue: Queue, messages: Sequence[Message]) -> list[Message]:
             )
         for message in others:
             if message.message_id not in seen:
-                why = (
-                    f"carries no {queue.correlation}"
-                    if message.correlation_id is None
-                    else "belongs to another scenario or run"
-                )
-                current.skipped[queue.alias].append(Skipped(message, why))
+                seen.add(message.message_id)
+                current.skipped[queue.alias].append(Skipped(message, _why_theirs(queue, message)))
         current.changed.notify_all()
-    return others
+    return back
+
+
+def _why_theirs(queue: Queue, message: Message) -> str:
+    if message.correlation_id is not None:
+        return "belongs to another scenario or run"
+    if _is_poison(queue, message):
+        return f"its body cannot be read ({message.problem}), so its {queue.correlation} is unknown"
+    return f"carries no {queue.correlation}"
+
+
+def _is_poison(queue: Queue, message: Message) -> bool:
+    """Whether nobody can tell whose ``message`` is: its correlation id is in a body field
+    of a body that cannot be read."""
+    return (
+        queue.correlation.kind == "field"
+        and message.problem is not None
+        and message.correlation_id is None
+    )
+
+
+def _give_poison_back(message: Message, scope: str | None) -> bool:
+    """Whether to give a poison message back now: the first time it is read in a scenario
+    (``scope``, its correlation id; ``None`` between scenarios), so that the system's own
+    consumer, or a later scenario, sees it. Read again in the same scenario, it stays
+    hidden for the queue's visibility timeout."""
+    with _lock:
+        if message.message_id in _poison and _poison[message.message_id] == scope:
+            return False
+        _poison.pop(message.message_id, None)
+        _poison[message.message_id] = scope
+        while len(_poison) > 10_000:
+            _poison.popitem(last=False)
+    return True
 
 
 def _give_back(queue: Queue, others: Sequence[Message]) -> bool:
-    """Release others' messages to the queue for their owners; return whether any is
+    """Release others' messages to the queue for their owners (a poison message at once:
+    :func:`_deliver` gives it back at most once per scenario); return whether any is
     visible again at once."""
     if not queue.reads_exclusively:
         return False  # every reader of a Kafka topic sees every record anyway
     hiding: dict[int, list[Message]] = defaultdict(list)
     for message in others:
-        hiding[_hide_for(message)].append(message)
+        hiding[0 if _is_poison(queue, message) else _hide_for(message)].append(message)
     for seconds, released in hiding.items():
         queue.release(released, seconds)
     return 0 in hiding
@@ -289,5 +348,7 @@ _current: list[Inbox | None] = [None]
 _boxes: dict[int, Inbox] = {}
 _finished: set[str] = set()
 _released: OrderedDict[str, int] = OrderedDict()
+_poison: OrderedDict[str, str | None] = OrderedDict()
+"""Poison messages given back, by message id: the scenario (correlation id) it was in."""
 _unopened: dict[int, BaseException] = {}
 on_scenario_start(_on_scenario_start)

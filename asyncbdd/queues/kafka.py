@@ -107,15 +107,12 @@ class KafkaTopic(Queue):
                     name: (value or b"").decode("utf-8", "replace")
                     for name, value in record.headers or []
                 }
-                body = (record.value or b"").decode("utf-8", "replace")
                 messages.append(
-                    Message(
-                        queue=self.alias,
-                        body=body,
-                        attributes=headers,
+                    self.message(
+                        record.value or b"",
+                        headers,
                         key=None if record.key is None else record.key.decode("utf-8", "replace"),
                         message_id=f"{record.topic}/{record.partition}@{record.offset}",
-                        correlation_id=self.correlation.read(headers, body),
                         sent_at=record.timestamp / 1000 if record.timestamp >= 0 else None,
                         received_at=received,
                     )

@@ -8,7 +8,6 @@ used as it is, on AWS or wherever the URL points.
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
@@ -20,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 from asyncbdd.config import get_settings
 from asyncbdd.infra.sqs_server import check_reachable, shared_embedded_sqs, sqs_client
 from asyncbdd.queues.base import Correlation, Queue, QueueNotFound, QueueUnavailable
-from asyncbdd.queues.message import Message
+from asyncbdd.queues.message import Message, parse_body
 
 if TYPE_CHECKING:
     from types_boto3_sqs.client import SQSClient
@@ -212,12 +211,10 @@ class SqsQueue(Queue):
         }
         if self.unwrap_sns:
             body, attributes = _unwrap_sns(body, attributes)
-        return Message(
-            queue=self.alias,
-            body=body,
-            attributes=attributes,
+        return self.message(
+            body,
+            attributes,
             message_id=raw.get("MessageId", ""),
-            correlation_id=self.correlation.read(attributes, body),
             sent_at=_seconds(raw.get("Attributes", {}).get("SentTimestamp")),
             receipt=raw.get("ReceiptHandle"),
         )
@@ -227,10 +224,7 @@ def _unwrap_sns(body: str, attributes: dict[str, str]) -> tuple[str, dict[str, s
     """The message and attributes inside an SNS notification envelope, if ``body`` is one."""
     if '"Notification"' not in body:
         return body, attributes
-    try:
-        envelope = json.loads(body)
-    except ValueError:
-        return body, attributes
+    envelope = parse_body(body)  # never raises: a poison body is read as it is
     if not (
         isinstance(envelope, dict)
         and envelope.get("Type") == "Notification"

@@ -73,9 +73,13 @@ def uid() -> str:
     return uuid.uuid4().hex[:10]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def raw_sqs() -> SQSClient:
-    """A plain boto3 client of the embedded SQS server, bypassing asyncbdd's queues."""
+    """A plain boto3 client of the embedded SQS server, bypassing asyncbdd's queues.
+
+    One per test: a test that ends the run (behave's after_all) stops the embedded
+    server, and the next one starts on another port.
+    """
     return shared_embedded_sqs().client()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -270,3 +271,72 @@ def test_a_message_behind_a_crowd_of_others_is_read_before_they_are_given_back(
     assert message is ours
     assert queue.released_before_ours == []
     assert sorted(queue.released[: len(others)]) == sorted(m.message_id for m in others)
+
+
+def crowd_the_queue(client: SQSClient, url: str, count: int) -> None:
+    """Send ``count`` messages of another run to an SQS queue, 10 to a request."""
+    for start in range(0, count, 10):
+        client.send_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {
+                    "Id": str(n),
+                    "MessageBody": json.dumps({"n": n}),
+                    "MessageAttributes": {
+                        "correlation_id": {"DataType": "String", "StringValue": "someone-else"}
+                    },
+                }
+                for n in range(start, min(start + 10, count))
+            ],
+        )
+
+
+def receive_all(client: SQSClient, url: str, count: int, seconds: float) -> set[str]:
+    """The bodies of up to ``count`` messages a plain client receives within ``seconds``."""
+    bodies: set[str] = set()
+    deadline = time.monotonic() + seconds
+    while len(bodies) < count and time.monotonic() < deadline:
+        reply = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        bodies |= {message["Body"] for message in reply.get("Messages", [])}
+    return bodies
+
+
+def test_a_message_behind_100_of_another_run_is_found_and_theirs_are_given_back(
+    configure: Configure, uid: str, raw_sqs: SQSClient
+) -> None:
+    """Ours behind 100 others' messages on moto is delivered in the first sweep, and each
+    of theirs that the reader received is released, so that a plain client receives all."""
+    alias = f"billing-{uid}"
+    configure({alias: f"sqs:billing-{uid}"}, timeout="20 seconds")
+    queue = queue_named(alias)
+    queue.open()
+    url = raw_sqs.get_queue_url(QueueName=f"billing-{uid}")["QueueUrl"]
+    crowd_the_queue(raw_sqs, url, 100)
+    with asyncbdd.scenario("behind 100 others"):
+        send_message(alias, {"n": "ours"})
+        started = time.monotonic()
+        [message] = expect_messages(alias, 1, exactly=False)[alias]
+        found_after = time.monotonic() - started
+    close_readers()
+    assert message.json["n"] == "ours"
+    assert found_after < 10, f"ours was found after {found_after:.2f} s"  # hidden: 30 s
+    theirs = receive_all(raw_sqs, url, 100, 15)
+    assert len(theirs) == 100, f"a plain client received {len(theirs)} of their 100 messages"
+
+
+def test_no_messages_fails_when_ours_is_behind_100_of_another_run(
+    configure: Configure, uid: str, raw_sqs: SQSClient
+) -> None:
+    """A message of the scenario behind 100 others' is an arrival: "no messages" fails."""
+    alias = f"billing-{uid}"
+    configure({alias: f"sqs:billing-{uid}"})
+    queue = queue_named(alias)
+    queue.open()
+    url = raw_sqs.get_queue_url(QueueName=f"billing-{uid}")["QueueUrl"]
+    crowd_the_queue(raw_sqs, url, 100)
+    with asyncbdd.scenario("quiet?"):
+        send_message(alias, {"n": "ours"})
+        with pytest.raises(WaitTimeout) as raised:
+            expect_no_messages(alias, within=10)  # ours is read within 11 receives
+    close_readers()
+    assert '{"n": "ours"}' in str(raised.value)
