@@ -5,6 +5,7 @@
 * :func:`signal_taken_by_another_thread`: a signal whose handler must run in the main
   thread while the main thread waits, as Ctrl-C does when another thread receives it.
 * :class:`LocalHttpServer` and :class:`QuietHandler`: an HTTP service a test plays.
+* :class:`FakeClock`: a monotonic clock that moves only when the code under test sleeps.
 """
 
 from __future__ import annotations
@@ -133,3 +134,23 @@ class FakeService(EmbeddedService):
 
     def die(self) -> None:
         self.up = False
+
+
+class FakeClock:
+    """A monotonic clock that only moves when the code under test sleeps (or a probe
+    moves it, to take time)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    @property
+    def elapsed(self) -> float:
+        return self.now - 1000.0

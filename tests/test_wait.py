@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from doubles import FakeClock
 
 from asyncbdd.config import Settings, set_settings
 from asyncbdd.errors import BudgetExceeded, InvalidInput, WaitAborted, WaitTimeout
@@ -23,25 +24,6 @@ from asyncbdd.wait import (
     wait_until,
     wait_until_asserted,
 )
-
-
-class FakeClock:
-    """A monotonic clock that only moves when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    @property
-    def elapsed(self) -> float:
-        return self.now - 1000.0
 
 
 @pytest.fixture

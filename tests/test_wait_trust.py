@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from doubles import FakeClock
 
 from asyncbdd.config import Settings, load_settings, set_settings
 from asyncbdd.errors import ConfigurationError, InvalidInput, WaitAborted, WaitTimeout
@@ -27,19 +28,6 @@ from asyncbdd.wait import (
     wait_until,
     wait_until_asserted,
 )
-
-
-class FakeClock:
-    """A monotonic clock that only moves when the code under test sleeps (or a probe says)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
