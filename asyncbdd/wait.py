@@ -65,7 +65,7 @@ import inspect
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, NoReturn, TypeVar
 
 from asyncbdd.budget import Seconds, TimeBudget, reserve_deadline, time_budget
@@ -81,9 +81,18 @@ from asyncbdd.intervals import (
     default_interval,
     next_pause,
 )
-from asyncbdd.matching import shorten, show_value
 from asyncbdd.probe_calls import WAKE_EVERY, ProbeCaller, describe
 from asyncbdd.tripwires import current_tripwires
+from asyncbdd.wait_state import (
+    NOTHING,
+    Check,
+    Observation,
+    Swallowed,
+    WaitState,
+    render_failure,
+    short,
+    show,
+)
 
 __all__ = [
     "Check",
@@ -342,99 +351,6 @@ def met_within(
 
 
 # --------------------------------------------------------------------------------------
-# The record of a wait
-# --------------------------------------------------------------------------------------
-
-
-@dataclass
-class Observation(Generic[T]):
-    """A run of equal consecutive values: what was seen, from when, until when, how often."""
-
-    value: T
-    first_seen: float
-    last_seen: float
-    count: int = 1
-
-
-@dataclass
-class Swallowed:
-    """An exception raised by the probe and ignored, with when it happened."""
-
-    error: BaseException
-    at: float
-
-
-_NOTHING: Any = object()
-
-
-@dataclass(frozen=True)
-class Check(Generic[T]):
-    """One check of a wait, as ``on_check`` listeners see it; times are seconds since the
-    wait began."""
-
-    attempt: int
-    started: float
-    finished: float
-    value: T | None
-    """What the probe returned (``None`` if it raised)."""
-    satisfied: bool | None
-    """The condition's verdict; ``None`` when there was none (an ignored exception)."""
-    error: BaseException | None = None
-    """The exception ignored, or the condition's ``AssertionError``."""
-
-
-@dataclass
-class WaitState(Generic[T]):
-    """Everything known about a wait so far; interval strategies compute from it."""
-
-    description: str
-    timeout: float
-    interval: IntervalStrategy
-    clock: Clock
-    started: float = 0.0
-    attempts: int = 0
-    last_value: T = _NOTHING
-    history: list[Observation[T]] = field(default_factory=list)
-    swallowed: list[Swallowed] = field(default_factory=list)
-    last_failure: BaseException | None = None
-    last_interval: float = 0.0
-    scale: float = 1.0
-    limit_name: str = "deadline"
-    """What ``timeout`` is to this wait: a "deadline", or the "window" a condition held for."""
-    verdicts_none: int = 0
-    """Checks whose condition returned ``None`` (an assertion function given as a condition?)."""
-    verdicts: int = 0
-    """Checks whose condition gave a verdict."""
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since the wait began."""
-        return self.clock() - self.started
-
-    @property
-    def has_value(self) -> bool:
-        """Whether the probe returned at least once."""
-        return self.last_value is not _NOTHING
-
-    def observe(self, value: T, at: float) -> None:
-        """Record a value returned by the probe at ``at`` seconds."""
-        self.last_value = value
-        if self.history and _same(self.history[-1].value, value):
-            self.history[-1].last_seen = at
-            self.history[-1].count += 1
-        else:
-            self.history.append(Observation(value, at, at))
-
-    def __repr__(self) -> str:
-        last = _show(self.last_value) if self.has_value else "none"
-        return (
-            f"<WaitState {self.description!r}: attempt {self.attempts}, "
-            f"{format_duration(self.elapsed)} of {format_duration(self.timeout)}, "
-            f"last value {last}, {len(self.swallowed)} exceptions swallowed>"
-        )
-
-
-# --------------------------------------------------------------------------------------
 # Private: the loop's moving parts and the failure message
 # --------------------------------------------------------------------------------------
 
@@ -443,7 +359,7 @@ class WaitState(Generic[T]):
 class _Evaluation(Generic[T]):
     """What one check computed, in the thread that ran it."""
 
-    value: T = _NOTHING
+    value: T = NOTHING
     satisfied: bool | None = None
     returned_none: bool = False
     failure: BaseException | None = None
@@ -566,7 +482,7 @@ class _Wait(Generic[T]):
         if evaluation.swallowed:
             assert evaluation.failure is not None
             state.swallowed.append(Swallowed(evaluation.failure, finished))
-        if evaluation.value is not _NOTHING:
+        if evaluation.value is not NOTHING:
             state.observe(evaluation.value, finished)
         if evaluation.satisfied is not None or evaluation.swallowed:
             state.last_failure = evaluation.failure  # only the latest failure explains a timeout
@@ -577,7 +493,7 @@ class _Wait(Generic[T]):
             attempt=state.attempts,
             started=started,
             finished=finished,
-            value=None if evaluation.value is _NOTHING else evaluation.value,
+            value=None if evaluation.value is NOTHING else evaluation.value,
             satisfied=evaluation.satisfied,
             error=evaluation.failure,
         )
@@ -586,7 +502,7 @@ class _Wait(Generic[T]):
         if evaluation.verdict_error is not None:
             error = evaluation.verdict_error
             self.fail(
-                f"its fail_if check raised {type(error).__name__}: {_short(str(error))}",
+                f"its fail_if check raised {type(error).__name__}: {short(str(error))}",
                 aborted=True,
                 cause=error,
             )
@@ -595,7 +511,7 @@ class _Wait(Generic[T]):
             self.fail(
                 verdict
                 if isinstance(verdict, str)
-                else f"it reached a state it must never reach: {_show(evaluation.value)}",
+                else f"it reached a state it must never reach: {show(evaluation.value)}",
                 aborted=True,
             )
         return check
@@ -644,14 +560,14 @@ class _Wait(Generic[T]):
         reason: str,
         *,
         aborted: bool = False,
-        cause: object = _NOTHING,
+        cause: object = NOTHING,
         error_type: type[WaitTimeout] | None = None,
         **details: object,
     ) -> NoReturn:
-        message = _render_failure(self.state, reason, self._diagnostics())
+        message = render_failure(self.state, reason, self._diagnostics())
         kind = error_type or (WaitAborted if aborted else WaitTimeout)
         error = kind(message, self.state, **details)
-        chained = self.state.last_failure if cause is _NOTHING else cause
+        chained = self.state.last_failure if cause is NOTHING else cause
         raise error from chained  # type: ignore[misc]
 
     def _evaluate(self) -> _Evaluation[T]:
@@ -751,86 +667,8 @@ def _either(ignore: Ignore, types: tuple[type[BaseException], ...]) -> Ignore:
     return lambda error: isinstance(error, types) or predicate(error)
 
 
-_NO_VALUE = "(none: the probe never returned)"
 _SHORTEST_PAUSE = 0.001  # a strategy returning 0 must not turn the wait into a busy loop
 _STAY_OVERRUN = 0.25
 """A stay's last check starts at the window's end and may answer this long after it (or
 twice the slowest check so far): it reads the state at the end, it need not end there."""
 _RESOLUTION = 1e-6  # less time than this left is none: a clock may not move by so little
-_MAX_HISTORY_LINES = 12
-_MAX_ASSERTION_LINES = 30
-_MAX_VALUE_LENGTH = 200
-
-
-def _render_failure(state: WaitState[Any], reason: str, diagnostics: str | None) -> str:
-    scale = f" (x{state.scale:g} timeout scale)" if state.scale != 1 else ""
-    lines = [
-        f"Waited for: {state.description}",
-        f"Failed because {reason}.",
-        f"  {state.limit_name + ':':<12} {format_duration(state.timeout)}{scale}, "
-        f"elapsed {format_duration(state.elapsed)}",
-        f"  attempts:    {state.attempts}, interval {state.interval}"
-        + (f" (last {format_duration(state.last_interval)})" if state.attempts > 1 else ""),
-        f"  last value:  {_show(state.last_value) if state.has_value else _NO_VALUE}",
-    ]
-    if state.history:
-        lines.append("  values seen:")
-        runs = state.history
-        if len(runs) > _MAX_HISTORY_LINES:
-            half = _MAX_HISTORY_LINES // 2
-            skipped = len(runs) - 2 * half
-            runs = [*runs[:half], *runs[-half:]]
-        for index, run in enumerate(runs):
-            if len(state.history) > _MAX_HISTORY_LINES and index == _MAX_HISTORY_LINES // 2:
-                lines.append(f"    ... {skipped} more ...")
-            times = "1 check" if run.count == 1 else f"{run.count} checks"
-            lines.append(
-                f"    {_ms(run.first_seen):>9} - {_ms(run.last_seen):<9}  "
-                f"{_show(run.value)}  ({times})"
-            )
-    if state.swallowed:
-        lines.append(f"  exceptions swallowed: {len(state.swallowed)}")
-        for kind, errors in _group_by_type(state.swallowed).items():
-            last = errors[-1]
-            lines.append(
-                f"    {len(errors)} x {kind}, last at {_ms(last.at)}: {_short(str(last.error))}"
-            )
-    if isinstance(state.last_failure, AssertionError) and str(state.last_failure):
-        assertion = str(state.last_failure).splitlines()
-        if len(assertion) == 1:
-            lines.append(f"  last assertion: {_short(assertion[0])}")
-        else:
-            lines.append("  last assertion:")
-            lines.extend(f"    {line}" for line in assertion[:_MAX_ASSERTION_LINES])
-            if len(assertion) > _MAX_ASSERTION_LINES:
-                lines.append(f"    ... {len(assertion) - _MAX_ASSERTION_LINES} more lines")
-    if diagnostics:
-        lines.append("  diagnostics:")
-        lines.extend(f"    {line}" for line in diagnostics.splitlines())
-    return "\n".join(lines)
-
-
-def _same(left: object, right: object) -> bool:
-    try:
-        return bool(left == right) and type(left) is type(right)
-    except Exception:  # values that refuse comparison are compared by their text
-        return repr(left) == repr(right)
-
-
-def _group_by_type(swallowed: list[Swallowed]) -> dict[str, list[Swallowed]]:
-    groups: dict[str, list[Swallowed]] = {}
-    for item in swallowed:
-        groups.setdefault(type(item.error).__name__, []).append(item)
-    return groups
-
-
-def _show(value: object) -> str:
-    return show_value(value, _MAX_VALUE_LENGTH)
-
-
-def _short(text: str) -> str:
-    return shorten(" ".join(text.split()), _MAX_VALUE_LENGTH)
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.2f} s"
