@@ -18,6 +18,7 @@ __all__ = [
     "AsyncBddError",
     "BudgetExceeded",
     "ConfigurationError",
+    "DatabaseTimeout",
     "DatabaseUnavailable",
     "ExpectationFailed",
     "InvalidInput",
@@ -80,6 +81,11 @@ class UnknownName(AsyncBddError, LookupError):
 
 class DatabaseUnavailable(AsyncBddError):
     """A database could not be reached or queried."""
+
+
+class DatabaseTimeout(DatabaseUnavailable):
+    """A database call was stopped at the deadline: a slow statement, a lock held by
+    another transaction, a server that does not answer."""
 
 
 class QueryFailed(AsyncBddError):

@@ -14,6 +14,7 @@ from asyncbdd.database import safe_url
 from asyncbdd.queues import aliases
 
 DEFAULT_POSTGRESQL_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFAULT_MARIADB_URL = "mariadb+pymysql://root@127.0.0.1:3306/test"
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +36,33 @@ def postgresql_url() -> str:
         message = (
             f"PostgreSQL at {safe_url(url)} is not reachable within 3 s ({reason}); start it, "
             "or point ASYNCBDD_TEST_POSTGRESQL_URL at a server with trust authentication."
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture(scope="session")
+def mariadb_url() -> str:
+    """The test MariaDB server's URL (``ASYNCBDD_TEST_MARIADB_URL``), as for PostgreSQL.
+
+    Reachable within 3 seconds, or the tests are skipped, except under CI (``CI=true``),
+    where they fail. The tests create and drop their own uniquely named tables in it.
+    """
+    url = os.environ.get("ASYNCBDD_TEST_MARIADB_URL", DEFAULT_MARIADB_URL)
+    try:
+        engine = create_engine(
+            url, connect_args={"connect_timeout": 3, "read_timeout": 3, "write_timeout": 3}
+        )
+        with engine.connect():
+            pass
+        engine.dispose()
+    except (SQLAlchemyError, ImportError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        message = (
+            f"MariaDB at {safe_url(url)} is not reachable within 3 s ({reason}); start it, "
+            "or point ASYNCBDD_TEST_MARIADB_URL at a server (pip install PyMySQL)."
         )
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
