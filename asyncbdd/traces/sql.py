@@ -112,7 +112,7 @@ class SqlTraceStore(TraceStore):
         try:
             where = safe_url(engine_for(self.url).url)
         except AsyncBddError:  # an unset or malformed URL is reported when the table is read
-            where = self.url or "asyncbdd.database_url"
+            where = safe_url(self.url) if self.url else "asyncbdd.database_url"
         return f"table {self.table} at {where}"
 
     def _wanted(self) -> list[str]:

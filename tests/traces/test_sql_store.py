@@ -261,3 +261,10 @@ def test_an_unreachable_database_fails_at_once(scenario: Scenario) -> None:
     assert time.monotonic() - started < 5
     assert "secret" not in str(raised.value)
     assert "cannot be reached" in str(raised.value)
+
+
+def test_a_malformed_url_is_described_without_its_password() -> None:
+    """A store whose URL cannot be parsed still hides the password when it names itself."""
+    store = SqlTraceStore("t", url="postgresql://u:s3cr3t-pw@h:abc/db")
+    assert "s3cr3t-pw" not in store.describe()
+    assert store.describe().startswith("table t at ")
