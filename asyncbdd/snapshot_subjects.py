@@ -12,6 +12,13 @@ Two phrases work with no registration at all: ``the "inventory" table`` (every r
 The functions below keep each scenario's snapshots by phrase, so a step can say "a
 snapshot of X" and a later one "X changes"; pytest users can call them too, inside
 ``asyncbdd.scenario()``, or use :mod:`asyncbdd.snapshots` directly.
+
+"X changes" passes on the first read that differs from the snapshot. "The X change is"
+and "X changes to" read until the change settles: the diff from the snapshot has not
+moved for the settle window (setting ``asyncbdd.settle``, 0.5 s; ``settle=`` per call).
+A matching change passes once it has held that long; a wrong one fails once it has
+held that long; no change at all waits for the deadline. A window of 0 decides at the
+first read that shows a change.
 """
 
 from __future__ import annotations
@@ -30,11 +37,11 @@ from asyncbdd.snapshots import (
     Snapshot,
     SnapshotDiff,
     SnapshotSource,
-    assert_change,
     wait_for_change,
+    wait_for_exact_change,
     wait_for_no_change,
 )
-from asyncbdd.wait import Seconds, wait_until
+from asyncbdd.wait import Seconds
 
 __all__ = [
     "SNAPSHOT_SUBJECTS",
@@ -137,13 +144,17 @@ def check_last_change(
     subject_words: str = "",
     *,
     timeout: Seconds | None = None,
+    settle: Seconds | None = None,
     description: str | None = None,
 ) -> SnapshotDiff:
     """Check that the rows whose change was last seen changed exactly as ``expected``.
 
     A system may write in several transactions, so the first change seen need not be
-    the whole change: the rows are read again until they differ from the snapshot
-    exactly as expected, up to ``timeout`` (default: setting ``asyncbdd.timeout``).
+    the whole change: the rows are read again until they settle (see
+    :func:`asyncbdd.snapshots.wait_for_exact_change`), up to ``timeout`` (default:
+    setting ``asyncbdd.timeout``). The expected change passes once it has held, unmoved,
+    for the settle window ``settle`` (default: setting ``asyncbdd.settle``); a wrong
+    change that stays put that long fails then, not at the deadline.
     ``subject_words`` ("inventory") must appear in the phrase of the snapshot that
     changed, so a step cannot silently check the wrong snapshot.
     """
@@ -158,7 +169,7 @@ def check_last_change(
             f"The last change seen was to {diff.before.description}, not to "
             f"{subject_words!r}. Wait for a change of the snapshot you mean first."
         )
-    return _wait_for_exactly(diff.before, expected, timeout, description)
+    return _wait_for_exactly(diff.before, expected, timeout, settle, description)
 
 
 def wait_for_expected_change(
@@ -166,13 +177,19 @@ def wait_for_expected_change(
     expected: Sequence[ExpectedChange],
     *,
     timeout: Seconds | None = None,
+    settle: Seconds | None = None,
     description: str | None = None,
 ) -> SnapshotDiff:
-    """Wait until the rows of an earlier snapshot of ``phrase`` changed exactly as expected.
+    """Wait until the rows of an earlier snapshot of ``phrase`` changed exactly as expected,
+    and settled.
 
-    On timeout the message carries the last mismatch: what changed instead.
+    As :func:`check_last_change`: the expected change must hold for the settle window
+    ``settle`` (default: setting ``asyncbdd.settle``); a wrong change that holds that long
+    fails at once, and no change at all waits for the deadline. A failure carries the
+    last mismatch: what changed instead.
     """
-    return _wait_for_exactly(_snapshot(current_scenario(), phrase), expected, timeout, description)
+    before = _snapshot(current_scenario(), phrase)
+    return _wait_for_exactly(before, expected, timeout, settle, description)
 
 
 def expected_changes(
@@ -216,17 +233,11 @@ def _wait_for_exactly(
     before: Snapshot,
     expected: Sequence[ExpectedChange],
     timeout: Seconds | None,
+    settle: Seconds | None,
     description: str | None,
 ) -> SnapshotDiff:
-    def as_expected(diff: SnapshotDiff) -> bool:
-        assert_change(diff, expected)  # its SnapshotMismatch means "not yet" to the wait
-        return True
-
-    diff = wait_until(
-        lambda: before.diff(before.recapture()),
-        as_expected,
-        timeout=timeout,
-        description=description or f"the change to {before.description}",
+    diff = wait_for_exact_change(
+        before, expected, timeout=timeout, settle=settle, description=description
     )
     current_scenario().captures[_LAST_CHANGE] = diff
     return diff

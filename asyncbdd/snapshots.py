@@ -11,6 +11,15 @@ expected columns changed, and nothing else::
     diff = wait_for_change(before, timeout=10)
     assert_change(diff, [ExpectedChange("quantity", 100, 97)])
 
+A system may write in several transactions, so the first change seen need not be the
+whole change. :func:`wait_for_exact_change` reads until the change *settles*: the diff
+from the snapshot has not moved for the settle window (setting ``asyncbdd.settle``,
+0.5 s, or ``settle=``). The expected change passes once it has held that long; a wrong
+change that holds that long fails then, not at the deadline; no change at all waits for
+the deadline. A window of 0 decides at the first read that shows a change::
+
+    wait_for_exact_change(before, [ExpectedChange("quantity", 100, 97)], timeout=10)
+
 A :class:`SnapshotSource` reads a table (filtered by column equality) or a SQL query
 (with ``:name`` parameters). Rows are matched by key, so their order never matters: the
 table's primary key by default, or the ``key`` columns declared (required for a query).
@@ -22,6 +31,9 @@ value), the rows inserted and the rows deleted; ``str(diff)`` renders it one row
     changed  product_id='prod-789'  quantity: 100 -> 96
     inserted product_id='prod-999'  {quantity: 5, status: 'new'}
 
+In a snapshot NaN equals NaN: a float or ``Decimal`` NaN read twice is no change, and
+an expected NaN matches a NaN read.
+
 Expected values are compared as :func:`asyncbdd.matching.same_value` does, so values
 read from a feature file (:func:`asyncbdd.matching.parse_value`) match what the database
 returns: a number equals a ``Decimal``, ``float`` or ``int`` of equal value, text equals a
@@ -30,17 +42,20 @@ date or time whose ISO form it is, and ``"97"`` (text) does not equal ``97``.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Table, select, text
 
+from asyncbdd.config import get_settings
 from asyncbdd.database import connect, reflect_table
-from asyncbdd.durations import format_duration
+from asyncbdd.durations import format_duration, to_seconds
 from asyncbdd.errors import ExpectationFailed, InvalidInput, UnknownName
+from asyncbdd.intervals import IntervalStrategy, default_interval, next_pause
 from asyncbdd.matching import same_value, shorten, show_value
 from asyncbdd.wait import Seconds, WaitState, wait_stays, wait_until
 
@@ -53,6 +68,7 @@ __all__ = [
     "SnapshotSource",
     "assert_change",
     "wait_for_change",
+    "wait_for_exact_change",
     "wait_for_no_change",
 ]
 
@@ -159,11 +175,12 @@ class SnapshotSource:
 
 
 @dataclass(frozen=True, repr=False)
-class Snapshot:
+class Snapshot:  # noqa: PLW1641 (the dataclass makes __hash__)
     """The rows a :class:`SnapshotSource` read at one moment, indexed by key.
 
     Two snapshots are equal when they read the same source with the same parameters and
-    hold the same rows, whenever they were taken.
+    hold the same rows, whenever they were taken. In a snapshot NaN equals NaN (a float
+    or ``Decimal`` NaN read twice is no change).
     """
 
     source: SnapshotSource
@@ -175,6 +192,11 @@ class Snapshot:
     rows: Mapping[Key, Row]
     taken_at: float = field(compare=False)
     """When the rows were read, on the :func:`time.monotonic` clock."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Snapshot):
+            return NotImplemented
+        return _same_fields(self, other)
 
     @property
     def description(self) -> str:
@@ -199,7 +221,7 @@ class Snapshot:
             changes = {
                 column: (old[column], new[column])
                 for column in self.columns
-                if old[column] != new[column]
+                if not _same(old[column], new[column])
             }
             if changes:
                 changed.append(RowChange(dict(zip(self.key_columns, key, strict=True)), changes))
@@ -222,13 +244,18 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
-class RowChange:
+class RowChange:  # noqa: PLW1641 (the dataclass makes __hash__)
     """A row present before and after, with the columns whose value changed."""
 
     key: Mapping[str, object]
     """The row's key columns and their values."""
     changes: Mapping[str, tuple[object, object]]
     """Column name to ``(before, after)``, for each column that changed."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RowChange):
+            return NotImplemented
+        return _same_fields(self, other)
 
     def __str__(self) -> str:
         changes = ", ".join(
@@ -238,8 +265,11 @@ class RowChange:
 
 
 @dataclass(frozen=True, repr=False)
-class SnapshotDiff:
-    """What changed between two snapshots of the same rows; false when nothing did."""
+class SnapshotDiff:  # noqa: PLW1641 (the dataclass makes __hash__)
+    """What changed between two snapshots of the same rows; false when nothing did.
+
+    Two diffs are equal when they hold the same snapshots and changes (NaN equal to NaN).
+    """
 
     before: Snapshot
     after: Snapshot
@@ -248,6 +278,11 @@ class SnapshotDiff:
     """Rows in ``after`` whose key is not in ``before``, in key order."""
     deleted: tuple[Row, ...]
     """Rows in ``before`` whose key is not in ``after``, in key order."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SnapshotDiff):
+            return NotImplemented
+        return _same_fields(self, other)
 
     def __bool__(self) -> bool:
         return bool(self.changed or self.inserted or self.deleted)
@@ -353,6 +388,50 @@ def wait_for_change(
         timeout=timeout,
         description=description or f"a change to {before.description}",
         on_timeout=_report_no_change,
+    )
+
+
+def wait_for_exact_change(
+    before: Snapshot,
+    expected: Sequence[ExpectedChange],
+    *,
+    timeout: Seconds | None = None,
+    settle: Seconds | None = None,
+    description: str | None = None,
+) -> SnapshotDiff:
+    """Capture ``before``'s rows again until they changed exactly as ``expected``, and
+    settled; return the difference.
+
+    Settled means that the difference from ``before`` has not moved for the settle
+    window: every read during it gave the same diff (NaN equal to NaN). A system may
+    write in several transactions, so one read proves little:
+
+    * a matching change must be read again, unchanged, a whole window after it was first
+      read; if anything moves meanwhile, the rows are read on;
+    * a change that does not match and stays unchanged for the window fails then, not at
+      the deadline (``WaitAborted``, the :class:`SnapshotMismatch` shown and chained);
+    * no change at all yet is no verdict: the rows are read on until the deadline.
+
+    A window of 0 decides at the first read: a matching change passes at once and a
+    wrong one fails at once.
+
+    :param timeout: the deadline; default: setting ``asyncbdd.timeout``.
+    :param settle: the settle window; default: setting ``asyncbdd.settle`` (0.5 s).
+    :param description: what is awaited, in the step's words.
+    :raises WaitAborted: a wrong change settled.
+    :raises WaitTimeout: no change settled by the deadline; the last mismatch is chained.
+    :raises InvalidInput: the settle window does not fit in the deadline.
+    """
+    settling = _Settling(before, expected, settle)
+    settling.refuse_unfitting(timeout)
+    return wait_until(
+        settling.read,
+        settling.settled_match,
+        timeout=timeout,
+        interval=_UntilSettled(settling, default_interval()),
+        fail_if=settling.settled_mismatch,
+        description=description or f"the change to {before.description}",
+        on_timeout=settling.report,
     )
 
 
@@ -521,7 +600,7 @@ def _problems(diff: SnapshotDiff, expected: Sequence[ExpectedChange]) -> list[st
                 actual = f"unchanged at {_show(value)}"
             else:
                 old, new = row.changes[change.column]
-                if same_value(change.before, old) and same_value(change.after, new):
+                if _same_expected(change.before, old) and _same_expected(change.after, new):
                     continue
                 actual = f"{_show(old)} -> {_show(new)}"
             where = f" in row {_show_values(row.key)}" if several else ""
@@ -551,7 +630,162 @@ def _what_became_of(where: Mapping[str, object], diff: SnapshotDiff) -> str:
 
 
 def _matches(where: Mapping[str, object], row: Row) -> bool:
-    return all(same_value(value, row[column]) for column, value in where.items())
+    return all(_same_expected(value, row[column]) for column, value in where.items())
+
+
+def _same_expected(expected: object, actual: object) -> bool:
+    """:func:`~asyncbdd.matching.same_value`, with an expected NaN matching a NaN read."""
+    if _is_nan(expected) or _is_nan(actual):
+        return _is_nan(expected) and _is_nan(actual)
+    return same_value(expected, actual)
+
+
+def _is_nan(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, Decimal) and value.is_nan()
+
+
+def _same(left: object, right: object) -> bool:
+    """Equality of captured values, with NaN equal to NaN (floats and ``Decimal``), also
+    inside tuples, lists and mappings; anything else compares with ``==``."""
+    if left is right:
+        return True
+    if _is_nan(left) or _is_nan(right):
+        return _is_nan(left) and _is_nan(right)
+    if isinstance(left, Mapping) and isinstance(right, Mapping):
+        return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
+    if isinstance(left, (tuple, list)) and type(left) is type(right):
+        assert isinstance(right, (tuple, list))
+        return len(left) == len(right) and all(map(_same, left, right))
+    return bool(left == right)
+
+
+def _same_fields(left: Any, right: Any) -> bool:
+    """Dataclass equality (fields with ``compare``) with :func:`_same` for each field."""
+    return all(
+        _same(getattr(left, each.name), getattr(right, each.name))
+        for each in fields(left)
+        if each.compare
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Private: settling
+# --------------------------------------------------------------------------------------
+
+
+class _UntilSettled:
+    """An interval strategy: ``then``'s pause, shortened so that a read starts when the
+    current change will have held for the settle window (so a verdict comes on time)."""
+
+    def __init__(self, settling: _Settling, then: IntervalStrategy) -> None:
+        self.settling, self.then = settling, then
+
+    def __call__(self, state: WaitState[Any], /) -> float:
+        pause = next_pause(self.then, state)
+        settles_at = self.settling.settles_at()
+        if settles_at is not None:
+            pause = min(pause, max(settles_at - time.monotonic(), 0.0))
+        return pause
+
+    def __str__(self) -> str:
+        return f"{self.then}, shorter to read again as the settle window ends"
+
+
+class _Unsettled(AssertionError):
+    """A matching change read, but not yet for the whole settle window: "not yet"."""
+
+
+class _Settling:
+    """The reads of :func:`wait_for_exact_change`, and since when they have not moved.
+
+    ``since`` is when the current diff was first read (the ``taken_at`` of that capture);
+    a diff has held for the time from then to the ``taken_at`` of the latest read. The
+    probe, condition and ``fail_if`` of one check run one after the other.
+    """
+
+    def __init__(
+        self, before: Snapshot, expected: Sequence[ExpectedChange], settle: Seconds | None
+    ) -> None:
+        self.before, self.expected = before, expected
+        if settle is None:
+            self.window, self.named = get_settings().settle, "setting asyncbdd.settle"
+        else:
+            self.window = to_seconds(settle)
+            self.named = f"settle={format_duration(self.window)}"
+        self.current: SnapshotDiff | None = None
+        self.since = 0.0
+
+    def refuse_unfitting(self, timeout: Seconds | None) -> None:
+        """Refuse a settle window as long as the deadline or longer, before waiting."""
+        settings = get_settings()
+        seconds = settings.timeout if timeout is None else to_seconds(timeout)
+        deadline = seconds * settings.timeout_scale
+        if self.window and 0 < deadline <= self.window:
+            relation = "as long as" if self.window == deadline else "longer than"
+            scale = ", timeout scale included" if settings.timeout_scale != 1 else ""
+            raise InvalidInput(
+                f"The settle window ({format_duration(self.window)}, {self.named}) is "
+                f"{relation} the timeout ({format_duration(deadline)}{scale}): a change must "
+                "hold that long before the deadline, so the check could never pass. Give a "
+                "shorter asyncbdd.settle (or settle=...) or a longer timeout."
+            )
+
+    def read(self) -> SnapshotDiff:
+        """The probe: the diff from the snapshot now; notes when it last moved."""
+        diff = self.before.diff(self.before.recapture())
+        if self.current is None or diff != self.current:
+            self.current, self.since = diff, diff.after.taken_at
+        return diff
+
+    def held_for(self, diff: SnapshotDiff) -> float:
+        return diff.after.taken_at - self.since
+
+    def settles_at(self) -> float | None:
+        """When the current change will have held for the window, if that is still ahead."""
+        if not self.current or self.held_for(self.current) >= self.window:
+            return None
+        return self.since + self.window
+
+    def settled_match(self, diff: SnapshotDiff) -> bool:
+        """The condition: the expected change, unmoved for the whole window."""
+        assert_change(diff, self.expected)  # its SnapshotMismatch means "not yet"
+        held = self.held_for(diff)
+        if held < self.window:
+            raise _Unsettled(
+                f"The change is the one expected, but has held for only "
+                f"{format_duration(held)} of the settle window of "
+                f"{format_duration(self.window)} ({self.named})."
+            )
+        return True
+
+    def settled_mismatch(self, diff: SnapshotDiff) -> str | None:
+        """``fail_if``: a change, not the expected one, unmoved for the whole window."""
+        if not diff or self.held_for(diff) < self.window:
+            return None
+        try:
+            assert_change(diff, self.expected)
+        except SnapshotMismatch:
+            return (
+                "the rows changed, but not as expected, and settled: no change for "
+                f"{format_duration(self.window)} ({self.named})"
+            )
+        return None
+
+    def report(self, state: WaitState[SnapshotDiff]) -> str | None:
+        """``on_timeout``: no change at all, or how long the last change had held."""
+        if not state.has_value:
+            return None
+        if not state.last_value:
+            return _report_no_change(state)
+        held = self.held_for(state.last_value)
+        if held >= self.window:  # it settled: the failure's reason says so
+            return None
+        return (
+            f"The rows read as they last did for {format_duration(held)}: it had not settled "
+            f"(no change for {format_duration(self.window)}, {self.named}) by the deadline."
+        )
 
 
 def _report_no_change(state: WaitState[SnapshotDiff]) -> str | None:

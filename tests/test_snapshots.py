@@ -7,9 +7,12 @@ table, so parallel runs cannot collide.
 
 from __future__ import annotations
 
+import math
+import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -26,6 +29,13 @@ from asyncbdd.errors import (
     WaitTimeout,
 )
 from asyncbdd.matching import parse_value
+from asyncbdd.scenario import scenario
+from asyncbdd.snapshot_subjects import (
+    check_last_change,
+    take_snapshot,
+    wait_for_expected_change,
+    wait_for_subject_change,
+)
 from asyncbdd.snapshots import (
     ExpectedChange,
     RowChange,
@@ -34,6 +44,7 @@ from asyncbdd.snapshots import (
     SnapshotSource,
     assert_change,
     wait_for_change,
+    wait_for_exact_change,
     wait_for_no_change,
 )
 
@@ -631,3 +642,274 @@ def test_a_sqlite_file_in_a_missing_directory_is_reported(tmp_path: object) -> N
     url = f"sqlite:///{tmp_path}/missing/inventory.db"
     with pytest.raises(DatabaseUnavailable, match=r"unable to open database file"):
         SnapshotSource(table="inventory", database_url=url).capture()
+
+
+# --------------------------------------------------------------------------------------
+# Not-a-number values: NaN equals NaN in a snapshot
+# --------------------------------------------------------------------------------------
+
+
+def test_nan_equals_nan_in_a_diff() -> None:
+    """A float or Decimal NaN read twice is no change; NaN to a number still is one."""
+    columns = ("product_id", "price", "cost")
+    before = snapshot(("prod-1", float("nan"), Decimal("NaN")), columns=columns)
+    same = snapshot(("prod-1", float("nan"), Decimal("NaN")), columns=columns)
+    assert not before.diff(same)
+    assert before == same
+    moved = snapshot(("prod-1", 9.5, Decimal("NaN")), columns=columns)
+    assert before.diff(moved).changed == (
+        RowChange({"product_id": "prod-1"}, {"price": (before.rows[("prod-1",)]["price"], 9.5)}),
+    )
+
+
+def test_diffs_holding_nan_compare_equal() -> None:
+    """Two diffs read apart compare equal when their rows, NaN included, are the same."""
+    columns = ("product_id", "price", "cost")
+    before = snapshot(("prod-1", 1.0, Decimal("1")), columns=columns)
+    first = before.diff(snapshot(("prod-1", float("nan"), Decimal("NaN")), columns=columns))
+    second = before.diff(snapshot(("prod-1", float("nan"), Decimal("NaN")), columns=columns))
+    assert first == second
+    inserted = before.diff(snapshot(("prod-2", float("nan"), Decimal("NaN")), columns=columns))
+    assert inserted == before.diff(
+        snapshot(("prod-2", float("nan"), Decimal("NaN")), columns=columns)
+    )
+
+
+def test_assert_change_matches_an_expected_nan() -> None:
+    """An expected NaN before or after value (float or Decimal) matches a NaN read."""
+    columns = ("product_id", "price", "cost")
+    before = snapshot(("prod-1", float("nan"), Decimal("NaN")), columns=columns)
+    after = snapshot(("prod-1", 9.5, Decimal("NaN")), columns=columns)
+    assert_change(before.diff(after), [ExpectedChange("price", float("nan"), 9.5)])
+    reverse = after.diff(snapshot(("prod-1", 9.5, Decimal("2")), columns=columns))
+    assert_change(reverse, [ExpectedChange("cost", Decimal("NaN"), 2)])
+
+
+sqlite3.register_converter("NAN_REAL", float)  # SQLite stores a NaN as NULL: read text
+sqlite3.register_converter("NAN_DECIMAL", lambda raw: Decimal(raw.decode()))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def priced(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Inventory]:
+    """A table whose float ``price`` and decimal ``cost`` columns hold NaN."""
+    if request.param == "sqlite":
+        table = Inventory(f"sqlite:///{tmp_path}/prices.db?detect_types=1")
+        types = "NAN_REAL", "NAN_DECIMAL"
+    else:
+        table = Inventory(request.getfixturevalue("postgresql_url"))
+        types = "DOUBLE PRECISION", "NUMERIC(10, 2)"
+    price, cost = types
+    table.run(
+        f"CREATE TABLE {{table}} (product_id VARCHAR(20) PRIMARY KEY, price {price}, "
+        f"cost {cost}, quantity INTEGER NOT NULL)"
+    )
+    table.run("INSERT INTO {table} VALUES ('prod-1', 'NaN', 'NaN', 100)")
+    yield table
+    table.run("DROP TABLE {table}")
+
+
+def test_rows_holding_nan_read_twice_do_not_change(priced: Inventory) -> None:
+    """NaN read from the database twice is no change, so waiting for one times out."""
+    before = priced.source().capture()
+    assert math.isnan(before.rows[("prod-1",)]["price"])  # type: ignore[arg-type]
+    assert before.rows[("prod-1",)]["cost"].is_nan()  # type: ignore[attr-defined]
+    assert not before.diff(before.recapture())
+    with pytest.raises(WaitTimeout, match=r"No row changed, appeared or disappeared"):
+        wait_for_change(before, timeout=0.2)
+
+
+def test_rows_holding_nan_pass_does_not_change(priced: Inventory) -> None:
+    """Rows holding NaN that nobody writes pass "does not change"."""
+    before = priced.source().capture()
+    assert not wait_for_no_change(before, 0.2)
+
+
+def test_a_wrong_change_beside_nan_settles(priced: Inventory) -> None:
+    """A wrong change on a row holding NaN reads the same each time, so it settles and fails."""
+    before = priced.source().capture()
+    priced.run("UPDATE {table} SET quantity = 96")
+    with pytest.raises(WaitAborted) as failure:
+        wait_for_exact_change(before, [ExpectedChange("quantity", 100, 97)], timeout=2, settle=0.2)
+    assert "settled: no change for 200 ms" in str(failure.value)
+
+
+# --------------------------------------------------------------------------------------
+# Settling: a match must hold for the settle window; a stable mismatch fails after it
+# --------------------------------------------------------------------------------------
+
+SOLD_THREE = [ExpectedChange("quantity", 100, 97)]
+
+
+@dataclass(frozen=True)
+class WatchedSource(SnapshotSource):
+    """A snapshot source that keeps its captures and calls ``after_capture(n)`` after the
+    n-th one (the probe-side hook that writes at an exact point of a wait)."""
+
+    after_capture: Callable[[int], None] | None = field(default=None, compare=False)
+    captures: list[Snapshot] = field(default_factory=list, compare=False)
+
+    def capture(self, **params: object) -> Snapshot:
+        captured = super().capture(**params)
+        self.captures.append(captured)
+        if self.after_capture is not None:
+            self.after_capture(len(self.captures))
+        return captured
+
+
+def watched(
+    inventory: Inventory, after_capture: Callable[[int], None] | None = None
+) -> WatchedSource:
+    """The inventory of prod-789, captured through a :class:`WatchedSource`."""
+    return WatchedSource(
+        table=inventory.table,
+        database_url=inventory.url,
+        where={"product_id": "prod-789"},
+        ignore=("updated_at",),
+        after_capture=after_capture,
+    )
+
+
+def test_a_matching_change_passes_only_once_it_held_for_the_settle_window(
+    inventory: Inventory,
+) -> None:
+    """The first matching read does not pass: the same change must be read again a settle
+    window later."""
+    source = watched(inventory)
+    before = source.capture()
+    inventory.run("UPDATE {table} SET quantity = 97 WHERE product_id = 'prod-789'")
+    diff = wait_for_exact_change(before, SOLD_THREE, timeout=5, settle=0.2)
+    first_match = source.captures[1]
+    assert diff.after.taken_at - first_match.taken_at >= 0.2
+    assert diff.changed == (RowChange({"product_id": "prod-789"}, {"quantity": (100, 97)}),)
+
+
+def test_a_change_that_moves_within_the_settle_window_is_read_again(
+    inventory: Inventory,
+) -> None:
+    """Another column changing right after the first matching read is seen, and fails."""
+
+    def reserve_after_first_read(count: int) -> None:
+        if count == 2:  # the snapshot, then the wait's first read (which matched)
+            inventory.run("UPDATE {table} SET status = 'reserved' WHERE product_id = 'prod-789'")
+
+    source = watched(inventory, reserve_after_first_read)
+    before = source.capture()
+    inventory.run("UPDATE {table} SET quantity = 97 WHERE product_id = 'prod-789'")
+    with pytest.raises(WaitAborted) as failure:
+        wait_for_exact_change(before, SOLD_THREE, timeout=5, settle=0.2)
+    assert "unexpected: status 'in stock' -> 'reserved'" in str(failure.value)
+    assert isinstance(failure.value.__cause__, SnapshotMismatch)
+
+
+def test_a_change_written_in_two_steps_passes_once_complete(inventory: Inventory) -> None:
+    """A partial change that moves on to the expected one passes: it never settled wrong."""
+
+    def reserve_after_first_read(count: int) -> None:
+        if count == 2:
+            inventory.run("UPDATE {table} SET status = 'reserved' WHERE product_id = 'prod-789'")
+
+    source = watched(inventory, reserve_after_first_read)
+    before = source.capture()
+    inventory.run("UPDATE {table} SET quantity = 97 WHERE product_id = 'prod-789'")
+    expected = [*SOLD_THREE, ExpectedChange("status", "in stock", "reserved")]
+    diff = wait_for_exact_change(before, expected, timeout=5, settle=0.2)
+    assert diff.changed[0].changes == {"quantity": (100, 97), "status": ("in stock", "reserved")}
+
+
+def test_a_stable_wrong_change_fails_after_the_settle_window(inventory: Inventory) -> None:
+    """A wrong change that stays put fails once settled, with the mismatch, not at the
+    deadline."""
+    before = watched(inventory).capture()
+    inventory.run("UPDATE {table} SET quantity = 96 WHERE product_id = 'prod-789'")
+    with pytest.raises(WaitAborted) as failure:
+        wait_for_exact_change(before, SOLD_THREE, timeout=3, settle=0.2)
+    message = str(failure.value)
+    assert message.splitlines()[1] == (
+        "Failed because the rows changed, but not as expected, and settled: no change for "
+        "200 ms (settle=200 ms)."
+    )
+    assert "missing: quantity 100 -> 97 (actual: 100 -> 96)" in message
+    assert "it had not settled" not in message
+    assert isinstance(failure.value.__cause__, SnapshotMismatch)
+    assert failure.value.state.elapsed < 3
+
+
+def test_no_change_yet_waits_for_the_deadline(inventory: Inventory) -> None:
+    """An empty diff is not a settled mismatch: nothing happened yet, so it waits it out."""
+    before = watched(inventory).capture()
+    with pytest.raises(WaitTimeout) as failure:
+        wait_for_exact_change(before, SOLD_THREE, timeout=0.5, settle=0.1)
+    assert type(failure.value) is WaitTimeout  # the deadline ended it, no settled verdict
+    assert "No row changed, appeared or disappeared since the snapshot" in str(failure.value)
+
+
+def test_a_change_that_keeps_moving_never_settles(inventory: Inventory) -> None:
+    """Rows that change at every read never settle: the wait runs to its deadline."""
+
+    def sell_one_more(count: int) -> None:
+        inventory.run("UPDATE {table} SET quantity = quantity - 1 WHERE product_id = 'prod-789'")
+
+    before = watched(inventory, sell_one_more).capture()
+    with pytest.raises(WaitTimeout) as failure:
+        wait_for_exact_change(before, [ExpectedChange("quantity", 100, 50)], timeout=0.5,
+                              settle=0.2)  # fmt: skip
+    assert type(failure.value) is WaitTimeout  # the deadline ended it, no settled verdict
+    assert "it had not settled" in str(failure.value)
+
+
+def test_a_settle_window_of_zero_decides_at_the_first_read(inventory: Inventory) -> None:
+    """With settle 0 the first matching read passes and the first wrong one fails."""
+    source = watched(inventory)
+    before = source.capture()
+    inventory.run("UPDATE {table} SET quantity = 97 WHERE product_id = 'prod-789'")
+    wait_for_exact_change(before, SOLD_THREE, timeout=5, settle=0)
+    assert len(source.captures) == 2
+    with pytest.raises(WaitAborted) as failure:
+        wait_for_exact_change(before, [ExpectedChange("quantity", 100, 96)], timeout=5,
+                              settle=0)  # fmt: skip
+    assert failure.value.state.attempts == 1
+
+
+@pytest.mark.parametrize(
+    ("settings", "timeout", "settle", "named"),
+    [
+        (Settings(), 0.5, None, "The settle window (500 ms, setting asyncbdd.settle)"),
+        (Settings(), 1, 2, "The settle window (2 s, settle=2 s)"),
+        (Settings(timeout_scale=0.4), 1, None, "(400 ms, timeout scale included)"),
+    ],
+)
+def test_a_settle_window_that_does_not_fit_the_timeout_is_refused(
+    inventory: Inventory, settings: Settings, timeout: float, settle: float | None, named: str
+) -> None:
+    """A settle window as long as the deadline or longer is an input error naming the fix."""
+    set_settings(settings)
+    before = watched(inventory).capture()
+    with pytest.raises(InvalidInput) as error:
+        wait_for_exact_change(before, SOLD_THREE, timeout=timeout, settle=settle)
+    assert named in str(error.value)
+    assert "Give a shorter asyncbdd.settle (or settle=...) or a longer timeout" in str(error.value)
+
+
+def test_the_change_is_settles_with_the_setting(inventory: Inventory) -> None:
+    """check_last_change reads asyncbdd.settle and fails a settled wrong change early."""
+    set_settings(Settings(database_url=inventory.url, settle=0.2))
+    phrase = f'the "{inventory.table}" table where product_id is "prod-789"'
+    with scenario("settling"):
+        take_snapshot(phrase)
+        inventory.run("UPDATE {table} SET quantity = 96 WHERE product_id = 'prod-789'")
+        wait_for_subject_change(phrase, timeout=2)
+        with pytest.raises(WaitAborted) as failure:
+            check_last_change(SOLD_THREE, "inventory", timeout=2)
+    assert "settled: no change for 200 ms (setting asyncbdd.settle)" in str(failure.value)
+
+
+def test_changes_to_takes_a_settle_window(inventory: Inventory) -> None:
+    """wait_for_expected_change passes a matching change once it held for ``settle``."""
+    set_settings(Settings(database_url=inventory.url))
+    phrase = f'the "{inventory.table}" table where product_id is "prod-789"'
+    with scenario("settling"):
+        before = take_snapshot(phrase)
+        inventory.run("UPDATE {table} SET quantity = 97 WHERE product_id = 'prod-789'")
+        started = before.taken_at
+        diff = wait_for_expected_change(phrase, SOLD_THREE, timeout=2, settle=0.1)
+    assert diff.after.taken_at - started >= 0.1

@@ -14,6 +14,10 @@
 
 Subjects are registered in Python (:mod:`asyncbdd.snapshot_subjects`), or written as
 ``the "inventory" table`` (optionally ``where product_id is "prod-789"``).
+
+"changes" passes on the first read that differs. "change is" and "changes to" read until
+the change settles (no change for ``asyncbdd.settle``, 0.5 s): the expected change passes
+once it held that long, a wrong one fails once it held that long, not at the deadline.
 """
 
 from __future__ import annotations
@@ -50,14 +54,16 @@ def step_within_subject_changes(context: Any, timeout: float, subject: str) -> N
 
 @then("within {timeout:Duration} {subject:Phrase} changes to:")
 def step_within_subject_changes_to(context: Any, timeout: float, subject: str) -> None:
-    """Wait until the snapshot's rows changed exactly as the table says, and nothing else."""
+    """Wait until the snapshot's rows changed exactly as the table says, nothing else, and
+    settled (held for ``asyncbdd.settle``)."""
     expected = expected_changes(*table_cells(context, _CHANGE_TABLE))
     wait_for_expected_change(subject, expected, timeout=timeout, description=step_text(context))
 
 
 @then("the {subject_words} change is:")
 def step_the_change_is(context: Any, subject_words: str) -> None:
-    """Check the change just seen (read again until settled, up to the default timeout)."""
+    """Check the change just seen: read again until it settles (no change for
+    ``asyncbdd.settle``), up to the default timeout."""
     expected = expected_changes(*table_cells(context, _CHANGE_TABLE))
     check_last_change(expected, subject_words, description=step_text(context))
 
