@@ -24,8 +24,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from behave import given, then
-
 from asyncbdd.snapshot_subjects import (
     check_last_change,
     check_unchanged,
@@ -35,6 +33,7 @@ from asyncbdd.snapshot_subjects import (
     wait_for_subject_change,
 )
 from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration} and co.)
+from asyncbdd.steps.decorators import given, then
 from asyncbdd.steps.step_text import step_text, table_cells
 
 _CHANGE_TABLE = "| column | before | after |, after optional key columns such as | product_id |"
