@@ -68,12 +68,13 @@ from asyncbdd.traces.names import (
     trace_names,
     unregister_trace_store,
 )
-from asyncbdd.traces.sql import SqlTraceStore
+from asyncbdd.traces.sql import DEFAULT_COLUMNS, SqlTraceStore
 from asyncbdd.traces.store import TraceStore, TraceStoreUnavailable
 from asyncbdd.traces.timeline import render_timeline
 from asyncbdd.traces.trace import Trace, order_events, read_trace
 
 __all__ = [
+    "DEFAULT_COLUMNS",
     "TRACE_STORES",
     "Absent",
     "Before",
