@@ -29,6 +29,7 @@ from asyncbdd.probes import (
     wait_for_value,
 )
 from asyncbdd.scenario import Scenario, current_scenario, scenario
+from asyncbdd.secrets import add_secret_names
 from asyncbdd.snapshot_subjects import ignore_columns, snapshot_source, take_snapshot
 from asyncbdd.snapshots import (
     ExpectedChange,
@@ -79,6 +80,7 @@ __all__ = [
     "WaitOutcome",
     "WaitTimeout",
     "__version__",
+    "add_secret_names",
     "assert_change",
     "check_never_reads",
     "check_stays",

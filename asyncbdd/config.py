@@ -24,6 +24,7 @@ from typing import Any
 
 from asyncbdd.durations import to_seconds
 from asyncbdd.errors import AsyncBddError, ConfigurationError, suggest
+from asyncbdd.secrets import MASK, is_secret_name, mask_mapping, mask_url, mask_value
 
 __all__ = [
     "PREFIX",
@@ -39,11 +40,13 @@ PREFIX = "asyncbdd."
 ENVIRONMENT_PREFIX = "ASYNCBDD_"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     """Every asyncbdd setting, with its default.
 
-    Durations accept seconds or English text ("10 seconds", "500 ms").
+    Durations accept seconds or English text ("10 seconds", "500 ms"). Its repr masks
+    secrets (:mod:`asyncbdd.secrets`): the webhooks secret, secret client options, the
+    passwords and tokens in URLs.
     """
 
     timeout: float = 10.0
@@ -87,7 +90,7 @@ class Settings:
     webhooks_public_url: str | None = None
     """Base URL the system under test calls the capture server by (behind a proxy or from a
     container: ``http://host.docker.internal:8099``); unset: ``http://HOST:PORT``."""
-    webhooks_secret: str | None = field(default=None, repr=False)
+    webhooks_secret: str | None = None
     """HMAC secret every webhook call must be signed with; unset: signatures are not checked."""
     webhooks_signature_header: str = "X-Signature"
     """Header carrying a webhook call's signature, as ``sha256=<hex HMAC of the raw body>``."""
@@ -104,6 +107,9 @@ class Settings:
     this order" name it (unset: trace stores are registered in Python)."""
     traces_order_by: str = "sequence"
     """What orders a trace's events: ``sequence`` (their sequence numbers) or ``timestamp``."""
+    secrets_names: tuple[str, ...] = ()
+    """Names whose values are secret besides those :mod:`asyncbdd.secrets` knows (token,
+    password, api key, ...): headers, query parameters, options named so are masked."""
 
     def __post_init__(self) -> None:
         for name in _BOUNDED_DURATIONS:
@@ -125,6 +131,14 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)
+
+    def __repr__(self) -> str:
+        names = tuple(self.secrets_names)
+        shown = ", ".join(
+            f"{item.name}={_shown_value(item.name, getattr(self, item.name), names)!r}"
+            for item in dataclasses.fields(self)
+        )
+        return f"Settings({shown})"
 
 
 def load_settings(
@@ -154,12 +168,8 @@ def load_settings(
     for key, value in (overrides or {}).items():
         if key.startswith(PREFIX):
             raw[_field_name(key, "-D")] = (value, f"-D {key}")
-    values: dict[str, Any] = {}
-    for name, (value, origin) in raw.items():
-        try:
-            values[name] = _CONVERTERS[name](value)
-        except (AsyncBddError, ValueError) as error:
-            raise ConfigurationError(f"Setting {origin} = {value!r} is invalid: {error}") from None
+    names = _secret_names_in(raw)
+    values = {name: _converted(name, value, origin, names) for name, (value, origin) in raw.items()}
     return Settings(**values)
 
 
@@ -231,6 +241,21 @@ def _our_variables(environment: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def _converted(name: str, value: object, origin: str, names: tuple[str, ...]) -> Any:
+    """Setting ``name``'s ``value`` converted; the error of an invalid one shows it with
+    its secrets masked (``names``: the extra secret names)."""
+    try:
+        if name in _NAMED_CONVERTERS:
+            return _NAMED_CONVERTERS[name](value, names)
+        return _CONVERTERS[name](value)
+    except (AsyncBddError, ValueError) as error:
+        shown = _shown_value(name, value, names)
+        reason = str(error)
+        if shown != value and str(value).strip():
+            reason = reason.replace(str(value).strip(), str(shown))
+        raise ConfigurationError(f"Setting {origin} = {shown!r} is invalid: {reason}") from None
+
+
 def _seconds(value: object) -> float:
     """A duration: seconds as a number (``30``, ``"0.5"``) or English text."""
     try:
@@ -282,26 +307,47 @@ def _boolean(value: object) -> bool:
     raise ValueError("write true or false")
 
 
-def _pairs(value: object) -> dict[str, str]:
-    """``name = value`` items, one per line or separated by commas or semicolons."""
+def _pairs(value: object, names: tuple[str, ...] | None = None) -> dict[str, str]:
+    """``name = value`` items, one per line or separated by commas or semicolons.
+
+    With ``names`` (extra secret names), the values of secret names are never echoed in
+    an error, nor is what follows one when a separator in it cut it.
+    """
     if isinstance(value, Mapping):
         return {str(name): str(item) for name, item in value.items()}
     pairs: dict[str, str] = {}
-    for item in re.split(r"[\n,;]", str(value)):
+    secret: str | None = None  # the name of the item before, when its value is secret
+    for item in _SEPARATORS.split(str(value)):
         if not item.strip():
             continue
         name, equals, text = item.partition("=")
         if not equals or not name.strip() or not text.strip():
-            raise ValueError(f"{item.strip()!r} is not of the form 'name = value'")
+            if secret is not None:
+                raise ValueError(
+                    f"the value of {secret} holds a ',' or ';', which separate items; give "
+                    "such a value from Python instead: KafkaTopic(..., options={...})"
+                )
+            shown = mask_url(item.strip(), extra_names=())
+            raise ValueError(f"{shown!r} is not of the form 'name = value'")
+        secret = name.strip() if names is not None and is_secret_name(name, names) else None
         pairs[name.strip()] = text.strip()
     return pairs
 
 
-def _kafka_options(value: object) -> dict[str, object]:
+def _kafka_options(value: object, names: tuple[str, ...] = ()) -> dict[str, object]:
     options: dict[str, object] = {}
-    for name, text in _pairs(value).items():
+    for name, text in _pairs(value, names).items():
         options[name] = int(text) if _INTEGER.fullmatch(text) else text
     return options
+
+
+def _names(value: object) -> tuple[str, ...]:
+    """Names separated by commas or on lines of their own: ``X-Tenant-Key, pin``."""
+    items = value if isinstance(value, (list, tuple)) else re.split(r"[\n,]", str(value))
+    names = tuple(str(item).strip() for item in items if str(item).strip())
+    if any(not re.search(r"[A-Za-z0-9]", name) for name in names):
+        raise ValueError("write names with a letter or digit, separated by commas, e.g. X-Tenant")
+    return names
 
 
 def _correlation(value: object, *, carrier: str, example: str) -> str:
@@ -414,7 +460,74 @@ _CONVERTERS: dict[str, Callable[[object], Any]] = {
     ),
     "traces_table": _optional_text,
     "traces_order_by": _trace_order,
+    "secrets_names": _names,
 }
+_NAMED_CONVERTERS: dict[str, Callable[[object, tuple[str, ...]], Any]] = {
+    "kafka_options": _kafka_options,
+}
+"""Converters told the secret names, so that their errors never echo a secret."""
+_SEPARATORS = re.compile(r"[\n,;]")
+_HOLDING_NAMES = frozenset({
+    "webhooks_signature_header", "webhooks_signature_algorithm", "secrets_names",
+})  # fmt: skip
+"""Settings whose names read as secret, but whose values are names, not secrets."""
+
+
+def _secret_names_in(raw: Mapping[str, tuple[object, str]]) -> tuple[str, ...]:
+    """The extra secret names among the raw settings (none if they are invalid: that
+    error is reported with the setting)."""
+    if "secrets_names" not in raw:
+        return ()
+    try:
+        return _names(raw["secrets_names"][0])
+    except ValueError:
+        return ()
+
+
+def _shown_value(name: str, value: object, names: tuple[str, ...]) -> object:
+    """The value of setting ``name`` as output may show it, secrets masked."""
+    if value is None:
+        shown: object = None
+    elif name not in _HOLDING_NAMES and is_secret_name(name, names):
+        shown = mask_value(value)
+    elif isinstance(value, Mapping) and name == "queues":
+        # aliases are no secrets, but a queue's URL may hold one
+        shown = {alias: mask_url(spec, extra_names=names) for alias, spec in value.items()}
+    elif isinstance(value, Mapping):
+        shown = mask_mapping(value, extra_names=names)
+    elif isinstance(value, str) and name in ("queues", "kafka_options"):
+        shown = _shown_pairs(value, names if name == "kafka_options" else None)
+    elif isinstance(value, str) and _MAY_HOLD_URL.search(value):
+        shown = mask_url(value, extra_names=names)
+    else:
+        shown = value
+    return shown
+
+
+def _shown_pairs(text: str, names: tuple[str, ...] | None) -> str:
+    """``name = value`` items as output may show them: secret values (when ``names`` is
+    given) masked with whatever a separator in them cut off, URLs through ``mask_url``."""
+    separators = ["", *_SEPARATORS.findall(text)]
+    shown: list[str] = []
+    in_secret = False
+    for separator, item in zip(separators, _SEPARATORS.split(text), strict=True):
+        name, equals, rest = item.partition("=")
+        if equals and name.strip():
+            in_secret = names is not None and is_secret_name(name, names)
+            if in_secret:
+                shown.append(f"{separator}{name}={MASK}")
+            elif _MAY_HOLD_URL.search(rest):
+                url = mask_url(rest.strip(), extra_names=names or ())
+                shown.append(f"{separator}{name}= {url}")
+            else:
+                shown.append(separator + item)
+        elif not in_secret:  # else a separator in the secret cut it here
+            masked = mask_url(item, extra_names=()) if _MAY_HOLD_URL.search(item) else item
+            shown.append(separator + masked)
+    return "".join(shown)
+
+
+_MAY_HOLD_URL = re.compile(r"://|[@?]")
 
 
 def _field_name(key: str, origin: str) -> str:

@@ -16,6 +16,7 @@ a timeout, a 5xx) raises :class:`~asyncbdd.traces.store.TraceStoreUnavailable` a
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -26,6 +27,7 @@ from typing import Any
 from asyncbdd.config import get_settings
 from asyncbdd.errors import InvalidInput
 from asyncbdd.matching import MISSING, field_value, show_value
+from asyncbdd.secrets import mask_url, mask_urls_in
 from asyncbdd.traces.event import TraceEvent, make_event
 from asyncbdd.traces.store import TraceStore, TraceStoreUnavailable
 
@@ -67,8 +69,8 @@ class HttpTraceStore(TraceStore):
     ) -> None:
         if PLACEHOLDER not in url_template:
             raise InvalidInput(
-                f"The trace URL {url_template!r} has no {PLACEHOLDER} placeholder, so every "
-                f"scenario would read the same trace. Write it where the id goes, e.g. "
+                f"The trace URL {mask_url(url_template)!r} has no {PLACEHOLDER} placeholder, "
+                f"so every scenario would read the same trace. Write it where the id goes, e.g. "
                 f"http://localhost:8080/traces/{PLACEHOLDER}."
             )
         self.url_template = url_template
@@ -89,8 +91,8 @@ class HttpTraceStore(TraceStore):
         return self.url_template.replace(PLACEHOLDER, urllib.parse.quote(correlation_id, safe=""))
 
     def events(self, correlation_id: str) -> list[TraceEvent]:
-        url = self.url(correlation_id)
-        document = self._get(url)
+        document = self._get(self.url(correlation_id))
+        url = mask_url(self.url(correlation_id))  # as the messages show it
         if document is None:
             return []
         found = document if self.events_path is None else field_value(document, self.events_path)
@@ -108,15 +110,21 @@ class HttpTraceStore(TraceStore):
         ]
 
     def describe(self) -> str:
-        return f"HTTP endpoint {self.url_template}"
+        return f"HTTP endpoint {mask_url(self.url_template)}"
 
-    def _get(self, url: str) -> Any:
+    def _get(self, address: str) -> Any:
         """The JSON answer, or ``None`` for a 404."""
         seconds = self.timeout if self.timeout is not None else get_settings().connect_timeout
-        request = urllib.request.Request(url, headers=self.headers)
+        url = mask_url(address)  # as the messages show it
         try:
+            request = urllib.request.Request(address, headers=self.headers)
             with urllib.request.urlopen(request, timeout=seconds) as response:
                 body = response.read()
+        except (ValueError, http.client.InvalidURL) as error:  # their texts hold the URL
+            raise InvalidInput(
+                f"GET {url} cannot be sent: the URL is malformed ({type(error).__name__}). "
+                "Write the URL template as http://host:port/path/{correlation_id}."
+            ) from None
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 return None
@@ -127,7 +135,7 @@ class HttpTraceStore(TraceStore):
                 "that the URL template is right."
             ) from None
         except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
+            reason = mask_urls_in(str(getattr(error, "reason", error)))
             raise TraceStoreUnavailable(
                 f"GET {url} failed within {seconds:g} s: {reason}. Check that the trace "
                 "service runs at that address (asyncbdd.connect_timeout bounds the wait)."

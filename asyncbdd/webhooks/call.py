@@ -11,12 +11,12 @@ from typing import Any
 
 from asyncbdd.content import JsonReading, read_json
 from asyncbdd.matching import shorten
+from asyncbdd.secrets import mask_named, mask_query, mask_value
 
-__all__ = ["ALWAYS_MASKED", "Call", "Signature", "mask"]
+__all__ = ["Call", "Signature", "mask"]
 
-ALWAYS_MASKED = frozenset({"authorization", "proxy-authorization", "cookie"})
-"""Headers (lower case) whose values reports never show; a receiver adds its signature
-header."""
+mask = mask_value
+"""A secret as reports show it (:func:`asyncbdd.secrets.mask_value`)."""
 
 
 class Signature(enum.Enum):
@@ -54,8 +54,9 @@ class Call:
     status: int = 200
     note: str | None = None
     signature: Signature = Signature.UNCHECKED
-    masked: frozenset[str] = ALWAYS_MASKED
-    """Headers (lower case) whose values reports mask."""
+    masked: frozenset[str] = frozenset()
+    """Headers (lower case) whose values reports mask besides those whose names are
+    secret (:func:`asyncbdd.secrets.is_secret_name`): the receiver's signature header."""
 
     @cached_property
     def _reading(self) -> JsonReading:
@@ -90,15 +91,20 @@ class Call:
 
     def shown_header(self, name: str, value: str) -> str:
         """``value`` of header ``name`` as a report may show it: masked if secret."""
-        return mask(value) if name.lower() in self.masked else value
+        return mask_value(value) if name.lower() in self.masked else mask_named(name, value)
 
     def shown_headers(self) -> dict[str, str]:
         """Every header as a report may show it, secrets masked."""
         return {name: self.shown_header(name, value) for name, value in self.headers}
 
+    @property
+    def shown_query(self) -> str:
+        """The query string as a report may show it: secret parameters' values masked."""
+        return mask_query(self.query)
+
     def summary(self, limit: int = 160) -> str:
         """One line for a failure report: method, path below the receiver, query, body."""
-        target = self.relative_path + (f"?{self.query}" if self.query else "")
+        target = self.relative_path + (f"?{self.shown_query}" if self.query else "")
         return shorten(f"{self.method} {target} {self._shown_body()}".replace("  ", " "), limit)
 
     def _shown_body(self) -> str:
@@ -117,14 +123,3 @@ class Call:
             f"headers {self.shown_headers()}>"
         )
 
-
-def mask(value: str) -> str:
-    """A secret as reports show it: its scheme or prefix kept (``Bearer ***``,
-    ``sha256=***``), the rest hidden."""
-    scheme, space, _ = value.partition(" ")
-    if space and scheme.isalpha():
-        return f"{scheme} ***"
-    prefix, equals, _ = value.partition("=")
-    if equals and prefix.isalnum() and len(prefix) <= 10:
-        return f"{prefix}=***"
-    return "***"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from asyncbdd.content import BodyMatcher, check_expected_values, named_value_problems
 from asyncbdd.errors import InvalidInput
+from asyncbdd.secrets import mask_named
 from asyncbdd.webhooks.call import Call, Signature
 
 __all__ = ["CallMatcher"]
@@ -64,6 +65,7 @@ class CallMatcher(BodyMatcher):
             "query parameter",
             self.query,
             lambda name: _first(call.query_params.get(name)),
+            shown=mask_named,
             always_text=True,
         )
         found += named_value_problems(

@@ -49,7 +49,8 @@ from asyncbdd.errors import AsyncBddError, InvalidInput, UnknownName
 from asyncbdd.infra.run_scoped import RunScoped
 from asyncbdd.matching import field_text
 from asyncbdd.scenario import Scenario, current_scenario, on_scenario_start
-from asyncbdd.webhooks.call import ALWAYS_MASKED, Call, Signature
+from asyncbdd.secrets import mask_url
+from asyncbdd.webhooks.call import Call, Signature
 from asyncbdd.webhooks.server import Request, Response, WebhookServer
 from asyncbdd.webhooks.signatures import check_signature
 
@@ -76,7 +77,7 @@ ResponseBody = str | bytes | Mapping[str, Any] | list[Any] | None
 """A body to answer with: text, bytes, or a document sent as JSON."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Receiver:
     """A named webhook receiver of one scenario: its URL, and how it answers.
 
@@ -110,7 +111,10 @@ class Receiver:
             how.append(f"after {format_duration(self.delay)}")
         if self.secret is not None:
             how.append(f"checks the {self.signature_header} signature")
-        return f"webhook receiver at {self.url} ({', '.join(how)})"
+        return f"webhook receiver at {mask_url(self.url)} ({', '.join(how)})"
+
+    def __repr__(self) -> str:
+        return f"<Receiver {self.name!r}: {self.describe()}>"
 
 
 @dataclass
@@ -165,7 +169,7 @@ def webhook_receiver(
         if name in box.receivers:
             raise InvalidInput(
                 f'A webhook receiver "{name}" is declared already in this scenario, at '
-                f"{box.receivers[name].url}; declare each receiver once per scenario."
+                f"{mask_url(box.receivers[name].url)}; declare each receiver once per scenario."
             )
         first = not box.receivers
     server = webhook_server(restart_if_reconfigured=first)
@@ -254,7 +258,7 @@ def _dispatch(request: Request) -> Response:
         received_at=request.received_at,
         relative_path=relative,
         signature=signature,
-        masked=ALWAYS_MASKED | {receiver.signature_header.lower()},
+        masked=frozenset({receiver.signature_header.lower()}),
     )
     owner = _correlation_id(call)
     foreign = owner is not None and box.correlation_id is not None and owner != box.correlation_id
@@ -339,6 +343,7 @@ def _record_stray(request: Request, path: str) -> None:
         relative_path=request.path,
         status=404,
         note=why,
+        masked=frozenset({get_settings().webhooks_signature_header.lower()}),
     )
     with box.changed:
         box.strays.append(call)
