@@ -50,6 +50,7 @@ from asyncbdd.errors import (
     UnknownName,
 )
 from asyncbdd.probe_calls import PATIENCE
+from asyncbdd.secrets import mask_url
 
 __all__ = ["connect", "dispose_engines", "engine_for", "reflect_table", "safe_url"]
 
@@ -172,17 +173,10 @@ def reflect_table(connection: Connection, name: str, *, if_missing: str) -> Tabl
 
 
 def safe_url(url: object) -> str:
-    """Render a database URL with its password hidden, even when it is malformed."""
-    text = str(url)
-    try:
-        parsed = make_url(text)
-    except (ArgumentError, ValueError, TypeError):
-        return _mask(text)
-    if "@" in (parsed.host or ""):  # an unencoded @ in the password: the rest looks like a host
-        return _mask(text)
-    if "password" in parsed.query:
-        parsed = parsed.update_query_dict({"password": "***"})
-    return parsed.render_as_string(hide_password=True)
+    """Render a database URL with its secrets hidden (the password, secret query
+    parameters: :func:`asyncbdd.secrets.mask_url`), even when it is malformed."""
+    text = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
+    return mask_url(text)
 
 
 _engines: dict[str, Engine] = {}
