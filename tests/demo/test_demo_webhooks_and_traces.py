@@ -541,15 +541,16 @@ def test_orders_without_a_correlation_id_record_nothing(
     assert set(recorded) == {sentinel}
 
 
-def test_failed_order_records_creation_and_the_payment_attempt(
+def test_failed_order_records_creation_the_payment_attempt_and_its_failure(
     service: OrderService, database: Engine
 ) -> None:
-    """An order for too much stock records order.created and payment.initiated, no more."""
+    """An order for too much stock records order.created, payment.initiated and
+    payment.failed, no more."""
     set_stock(service, "widget", 1)
     place_order(service, order_id="ord-t2", product_id="widget", quantity=5, correlation_id="c2")
     wait_for_status(service, "ord-t2", "failed")
     settle(service, database)
-    assert chain(trace(database, "c2")) == HEALTHY_CHAIN[:2]
+    assert chain(trace(database, "c2")) == [*HEALTHY_CHAIN[:2], (3, "payment.failed", "payments")]
 
 
 def test_sequence_counts_on_across_orders_of_one_correlation_id(
