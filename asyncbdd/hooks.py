@@ -38,6 +38,7 @@ from asyncbdd.config import (
 )
 from asyncbdd.database import dispose_engines
 from asyncbdd.infra.run_scoped import stop_run_scoped_services
+from asyncbdd.probe_calls import stop_idle_workers
 from asyncbdd.scenario import end_scenario, start_scenario
 
 __all__ = ["end_run", "install_hooks", "settings_from_behave"]
@@ -95,12 +96,16 @@ def end_run() -> None:
 
     In order: the queue readers, the queues' clients (configured queues are forgotten,
     so that the next run builds them for its own settings and brokers), the capture
-    server and the embedded brokers, the database engines. Every part is done even when
+    server and the embedded brokers, the database engines, the idle check workers. Every part is done even when
     an earlier one fails (or a second Ctrl-C interrupts it); the failure is raised after.
+    Every part is bounded: readers stop within the longest call they may be in (a broker
+    that does not answer), and a client that does not close cleanly (a Kafka producer
+    holding records for a broker that died) is reported in one line on stderr, not raised.
     behave's ``after_all`` calls it; so may a script that ran scenarios itself.
     """
     with contextlib.ExitStack() as stack:  # callbacks run last-pushed first, all of them
         stack.callback(set_settings, None)
+        stack.callback(stop_idle_workers)
         stack.callback(dispose_engines)
         stack.callback(stop_run_scoped_services)
         queues = sys.modules.get("asyncbdd.queues.aliases")  # only if queues were used

@@ -2,10 +2,11 @@
 
 A probe is someone else's code: a SQL query against a database that stopped answering,
 an HTTP GET with no timeout, an ``async def`` that never completes. :class:`ProbeCaller`
-runs each check of a wait in a worker thread of that wait and waits for it only until
-the deadline: a check still running then is reported as such, and the wait ends on time
-(the thread is left to finish on its own; it is a daemon and never blocks the
-interpreter's exit). The worker runs in a copy of the caller's context, so context
+runs each check of a wait in a worker thread and waits for it only until the deadline: a
+check still running then is reported as such, and the wait ends on time (the thread is
+left to finish on its own; it is a daemon and never blocks the interpreter's exit).
+Idle workers are pooled for the next wait, and stopped at the end of a run
+(:func:`stop_idle_workers`). The worker runs in a copy of the caller's context, so context
 variables (the scenario's budget, :mod:`asyncbdd.deadline`) follow it, and the
 deadline is set for the check so database calls can bound themselves by it.
 
@@ -26,19 +27,17 @@ import contextvars
 import functools
 import inspect
 import os
-import queue
 import textwrap
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from asyncbdd import deadline
 from asyncbdd.errors import InvalidInput
 
-__all__ = ["PATIENCE", "WAKE_EVERY", "Call", "ProbeCaller", "describe"]
+__all__ = ["PATIENCE", "WAKE_EVERY", "Call", "ProbeCaller", "describe", "stop_idle_workers"]
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -77,26 +76,18 @@ class ProbeCaller:
         self._in_caller_thread = in_caller_thread
         self._context = contextvars.copy_context()
         self._caller_loop_running = _loop_running()
-        self._requests: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
-            queue.SimpleQueue()
-        )
-        self._thread: threading.Thread | None = None
+        self._worker: _Worker | None = None
         self._busy = False
-        self._loops = threading.local()
 
     def call(
         self,
         check: Callable[[], T],
         until: float,
         *,
-        wake: threading.Event,
         interrupted: Callable[[], bool] = lambda: False,
     ) -> Call[T]:
-        """Run ``check`` and wait for it until ``until`` (on the wait's clock).
-
-        ``wake`` is set when the check finishes; something else may set it too, and
-        ``interrupted()`` then tells whether to stop waiting (a tripwire).
-        """
+        """Run ``check`` and wait for it until ``until`` (on the wait's clock), or until
+        ``interrupted()`` (a tripwire), asked every :data:`WAKE_EVERY` seconds."""
         started = self._clock()
         real_deadline = time.monotonic() + max(until - started, 0.0)
         if self._in_caller_thread:
@@ -111,27 +102,28 @@ class ProbeCaller:
                 outcome.error = error
             outcome.finished = self._clock()
             return outcome
-        future: Future[T] = Future()
-        future.add_done_callback(lambda _: wake.set())
-        self._start()
+        if self._worker is None:
+            self._worker = _Worker.take()
         self._busy = True
-        self._requests.put((functools.partial(self._bounded, check, real_deadline), future))
+        self._worker.post(self._context, functools.partial(self._bounded, check, real_deadline))
         patient_until = time.monotonic() + PATIENCE
-        while not future.done():
+        while True:
             left = max(until - self._clock(), patient_until - time.monotonic())
+            if self._worker.answered(timeout=min(max(left, 0.0), WAKE_EVERY)):
+                break
             if left <= 0 or interrupted():
                 return Call(started)
-            wake.clear()
-            if not future.done():
-                wake.wait(min(left, WAKE_EVERY))
         self._busy = False
         outcome = Call[T](started, finished=self._clock())
-        try:
-            outcome.result = future.result()
-        except _Cancelled:
+        succeeded, value = self._worker.outcome
+        if succeeded:
+            outcome.result = value
+        elif isinstance(value, _Cancelled):
             return Call(started, cancelled=True)
-        except Exception as error:
-            outcome.error = error
+        elif isinstance(value, Exception):
+            outcome.error = value
+        else:
+            raise value  # KeyboardInterrupt, SystemExit: not the probe's verdict
         return outcome
 
     def resolve(self, result: T | Awaitable[T]) -> T:
@@ -146,9 +138,9 @@ class ProbeCaller:
                 "coroutine needs. Run the wait in a thread (await asyncio.to_thread("
                 "wait_until, ...)), or give a synchronous probe."
             )
-        loop: asyncio.AbstractEventLoop | None = getattr(self._loops, "loop", None)
+        loop: asyncio.AbstractEventLoop | None = getattr(_loops, "loop", None)
         if loop is None:
-            loop = self._loops.loop = asyncio.new_event_loop()
+            loop = _loops.loop = asyncio.new_event_loop()
         try:
             awaited: T = loop.run_until_complete(
                 asyncio.wait_for(_awaited(result), deadline.time_left())
@@ -160,36 +152,109 @@ class ProbeCaller:
         return awaited
 
     def close(self) -> None:
-        """Let the worker thread end; wait for it briefly unless a check still runs."""
-        loop = getattr(self._loops, "loop", None)
-        if loop is not None:
-            loop.close()
-        if self._thread is None:
-            return
-        self._requests.put(None)
-        if not self._busy:
-            self._thread.join(timeout=WAKE_EVERY)
-
-    def _start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="asyncbdd-check", daemon=True)
-            self._thread.start()
-
-    def _work(self) -> None:
-        while (request := self._requests.get()) is not None:
-            check, future = request
-            try:
-                future.set_result(self._context.run(check))
-            except BaseException as error:  # handed to the waiting thread, never lost
-                future.set_exception(error)
-        loop = getattr(self._loops, "loop", None)
-        if loop is not None:
-            loop.close()
+        """Give the worker back for the next wait, unless a check of this one still runs
+        (that worker ends once the check returns)."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.give_back(busy=self._busy)
+        if self._in_caller_thread:
+            _close_loop()
 
     @staticmethod
     def _bounded(check: Callable[[], T], real_deadline: float) -> T:
         with deadline.until(real_deadline):
             return check()
+
+
+class _Worker:
+    """A thread that runs one check at a time for whichever wait holds it.
+
+    Checks are handed over with two locks, the cheapest handoff between two threads;
+    idle workers wait in a pool for the next wait, so a wait starts no thread of its
+    own. One whose check was still running at a deadline is never reused: it ends when
+    that check returns.
+    """
+
+    def __init__(self) -> None:
+        self._request: tuple[contextvars.Context, Callable[[], Any]] | None = None
+        self.outcome: tuple[bool, Any] = (False, None)
+        self._posted = threading.Lock()
+        self._posted.acquire()
+        self._answered = threading.Lock()
+        self._answered.acquire()
+        self.thread = threading.Thread(target=self._work, name="asyncbdd-check", daemon=True)
+        self.thread.start()
+
+    @classmethod
+    def take(cls) -> _Worker:
+        """An idle worker from the pool, or a new one."""
+        with _pool_lock:
+            if _idle:
+                return _idle.pop()
+        return cls()
+
+    def post(self, context: contextvars.Context, check: Callable[[], Any]) -> None:
+        self._request = (context, check)
+        self._posted.release()
+
+    def answered(self, timeout: float) -> bool:
+        return self._answered.acquire(timeout=timeout)
+
+    def give_back(self, *, busy: bool) -> None:
+        if busy:
+            self.stop()
+            return
+        with _pool_lock:
+            if len(_idle) < _POOL_SIZE:
+                _idle.append(self)
+                return
+        self.stop()
+
+    def stop(self) -> None:
+        """End the thread once it is idle (at once if it is)."""
+        self._request = None
+        self._posted.release()
+
+    def _work(self) -> None:
+        while True:
+            self._posted.acquire()
+            request = self._request
+            if request is None:
+                break
+            context, check = request
+            try:
+                self.outcome = (True, context.run(check))
+            except BaseException as error:  # handed to the waiting thread, never lost
+                self.outcome = (False, error)
+            self._answered.release()
+        _close_loop()
+
+
+def stop_idle_workers() -> None:
+    """End the pooled worker threads (at the end of a run): the process holds afterwards
+    the threads it held before."""
+    with _pool_lock:
+        idle = list(_idle)
+        _idle.clear()
+    for worker in idle:
+        worker.stop()
+    for worker in idle:
+        worker.thread.join(timeout=WAKE_EVERY)
+
+
+_POOL_SIZE = 64
+"""Idle workers kept for later waits; concurrent waits beyond it start their own."""
+_idle: list[_Worker] = []
+_pool_lock = threading.Lock()
+_loops = threading.local()
+"""Each thread's private event loop, for the coroutines its checks return."""
+
+
+def _close_loop() -> None:
+    loop = getattr(_loops, "loop", None)
+    if loop is not None:
+        loop.close()
+        _loops.loop = None
 
 
 class _Cancelled(BaseException):

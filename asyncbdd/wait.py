@@ -458,7 +458,6 @@ class _Wait(Generic[T]):
         call = self.caller.call(
             self._evaluate,
             state.started + state.timeout + self._overrun(),
-            wake=self.wake,
             interrupted=self._tripped,
         )
         started = call.started - state.started

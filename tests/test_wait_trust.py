@@ -19,6 +19,7 @@ from doubles import FakeClock
 
 from asyncbdd.config import Settings, load_settings, set_settings
 from asyncbdd.errors import ConfigurationError, InvalidInput, WaitAborted, WaitTimeout
+from asyncbdd.probe_calls import stop_idle_workers
 from asyncbdd.wait import (
     Check,
     Fixed,
@@ -424,13 +425,25 @@ def test_a_wait_can_be_limited_to_a_number_of_checks(clock: FakeClock) -> None:
     assert caught.value.state.attempts == 3  # type: ignore[attr-defined]
 
 
-def test_a_wait_leaves_no_thread_behind() -> None:
-    """The worker thread of a wait ends with the wait."""
+def test_waits_reuse_their_workers_and_leave_no_thread_behind() -> None:
+    """Waits one after another share one pooled worker thread, and stopping the idle
+    workers (as the end of a run does) gives back every thread."""
+    stop_idle_workers()
     before = threading.active_count()
-    wait_until(lambda: True, timeout=1)
+    for _ in range(5):
+        wait_until(lambda: True, timeout=1)
     with pytest.raises(WaitTimeout):
         wait_until(lambda: False, timeout=0.05)
-    assert threading.active_count() == before
+    assert threading.active_count() <= before + 1
+    stop_idle_workers()
+    assert wait_until(lambda: threading.active_count() == before, timeout=1, in_caller_thread=True)
+
+
+def test_a_hung_worker_is_not_reused(release: threading.Event) -> None:
+    """The worker of a check still running at a deadline is not given to the next wait."""
+    with pytest.raises(WaitTimeout):
+        wait_until(release.wait, timeout=0.05)
+    assert wait_until(lambda: "answered", timeout=1) == "answered"
 
 
 def test_a_probe_not_callable_is_refused(clock: FakeClock) -> None:
