@@ -114,6 +114,12 @@ class Channel(ABC, Generic[A]):
         """Why the system under test failed any wait on it already, however many arrive."""
         return None
 
+    def trouble(self) -> str | None:
+        """Why arrivals may be missing through no fault of the system under test (its
+        broker does not answer), if so: a wait goes on (it may answer in time), and one
+        that fails leads with it."""
+        return None
+
     def remarks(self, arrival: A) -> list[str]:
         """Lines to show under ``arrival`` in a failure report (how it was answered)."""
         return []
@@ -314,7 +320,7 @@ def expect_count(
     short = [channel for channel in channels if len(watch.matched[channel.key]) < count]
     if short:
         watch.fail(
-            "the deadline passed: "
+            _troubled(short, "the deadline passed: ")
             + "; ".join(
                 f"{channel.title} received {len(watch.matched[channel.key])} of {count}"
                 for channel in short
@@ -382,6 +388,16 @@ def expect_none(
             else f"{format_duration(-offset)} before the window began"
         )
         watch.fail(f"a {noun} reached {title} {when}")
+    troubled = _troubled(channels, "")
+    if troubled:  # silence from a broker that does not answer proves nothing
+        names = " and ".join(channel.title for channel in channels)
+        watch.fail(f"{troubled}nothing can be said about what reached {names}")
+
+
+def _troubled(channels: Sequence[Channel[A]], then: str) -> str:
+    """``"<trouble>; <trouble>, so " + then`` for the channels' troubles; ``then`` if none."""
+    troubles = list(dict.fromkeys(t for t in (c.trouble() for c in channels) if t))
+    return f"{'; '.join(troubles)}, so {then}" if troubles else then
 
 
 def relative_time(at: float, started: float) -> str:

@@ -12,6 +12,7 @@ Two families, kept apart on purpose:
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Iterable
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "UnknownName",
     "WaitAborted",
     "WaitTimeout",
+    "report_problem",
     "suggest",
 ]
 
@@ -131,3 +133,19 @@ class TripwireTripped(WaitAborted):
     def __init__(self, message: str, state: object = None, trip: object = None) -> None:
         super().__init__(message, state)
         self.trip = trip
+
+
+def report_problem(text: str) -> None:
+    """Print ``text`` as one line on the console: a problem that must not stop what is
+    being done (a client that would not close at the end of a run, a reader left behind).
+
+    It goes to the process's own stderr, past behave's output capture, which would hide it
+    when the hook that met it passes.
+    """
+    stream = sys.__stderr__ or sys.stderr
+    line = " ".join(text.split())
+    try:
+        stream.write(f"asyncbdd: {line}\n")
+        stream.flush()
+    except (OSError, ValueError):  # a closed or broken stderr: nothing left to tell
+        pass

@@ -6,14 +6,16 @@
   thread while the main thread waits, as Ctrl-C does when another thread receives it.
 * :class:`LocalHttpServer` and :class:`QuietHandler`: an HTTP service a test plays.
 * :class:`FakeClock`: a monotonic clock that moves only when the code under test sleeps.
+* :class:`FaultyProxy`: a loopback TCP proxy a test breaks: black hole, killed, slow.
 """
 
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 
@@ -154,3 +156,117 @@ class FakeClock:
     @property
     def elapsed(self) -> float:
         return self.now - 1000.0
+
+
+class FaultyProxy:
+    """A TCP proxy on 127.0.0.1 in front of ``target`` (host, port), which a test breaks.
+
+    * :meth:`black_hole`: connections are still accepted, but nothing passes either way
+      (a stopped or hung service) until :meth:`heal`;
+    * :meth:`kill`: every connection is cut and new ones are refused (a dead service),
+      until :meth:`revive` listens on the same port again (a service restarted);
+    * :attr:`delay`: seconds each chunk waits before it is passed on (a slow service).
+
+    Use as a context manager; leaving it closes every socket and joins every thread.
+    """
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.delay = 0.0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._passing = threading.Event()
+        self._passing.set()
+        self._closed = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._start(self._accept)
+
+    def black_hole(self) -> None:
+        """Accept connections, pass nothing on, until :meth:`heal`."""
+        self._passing.clear()
+
+    def heal(self) -> None:
+        """Pass everything on again (what was held back goes now)."""
+        self._passing.set()
+
+    def kill(self) -> None:
+        """Cut every connection and refuse new ones: nothing listens on the port any more."""
+        self._closed.set()
+        self._passing.set()
+        with self._lock:
+            sockets = [self._listener, *self._sockets]
+        for sock in sockets:
+            with suppress(OSError):  # not connected (the listener), or already shut
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def revive(self) -> None:
+        """Listen on the same port again, after :meth:`kill`, and pass everything on."""
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._closed.clear()
+        self._start(self._accept)
+
+    def close(self) -> None:
+        """:meth:`kill`, then wait for every thread to finish."""
+        self.kill()
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(5.0)
+
+    def __enter__(self) -> FaultyProxy:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _start(self, target: Callable[..., None], *arguments: object) -> None:
+        thread = threading.Thread(target=target, args=arguments, daemon=True)
+        with self._lock:
+            self._threads.append(thread)
+        thread.start()
+
+    def _accept(self) -> None:
+        listener = self._listener
+        while not self._closed.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # killed: the listener was closed
+            try:
+                upstream = socket.create_connection(self.target, timeout=5.0)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                if self._closed.is_set():
+                    client.close()
+                    upstream.close()
+                    return
+                self._sockets += [client, upstream]
+            self._start(self._pump, client, upstream)
+            self._start(self._pump, upstream, client)
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            while data and not self._passing.wait(0.1):
+                if self._closed.is_set():
+                    return
+            if data and self.delay:
+                self._closed.wait(self.delay)  # the slowness under test, not a settle
+            if not data or self._closed.is_set():
+                with suppress(OSError):
+                    sink.shutdown(socket.SHUT_WR)
+                return
+            try:
+                sink.sendall(data)
+            except OSError:
+                return

@@ -9,7 +9,9 @@ environment variable named by :data:`BOOTSTRAP_SERVERS_VARIABLE`.
 
 The child listens on 127.0.0.1 only, on a port the operating system picks (librdkafka has
 no setting to choose it). It exits when its stdin closes, so a parent that crashes never
-leaves it behind.
+leaves it behind. A thread watches it: when it dies without being stopped (killed, out of
+memory), :attr:`EmbeddedKafka.death` says how and when, and :func:`shared_embedded_kafka`
+starts a new one, on a new port and with no topics, at its next call.
 
 Facts about the mock cluster that clients must respect (librdkafka 2.16):
 
@@ -22,6 +24,7 @@ Facts about the mock cluster that clients must respect (librdkafka 2.16):
 from __future__ import annotations
 
 import importlib.util
+import signal
 import subprocess
 import sys
 import tempfile
@@ -91,12 +94,19 @@ class EmbeddedKafka(EmbeddedService):
         self._process: subprocess.Popen[bytes] | None = None
         self._bootstrap_servers: str | None = None
         self._lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+        self.death: str | None = None
+        """How the child went away without being stopped, if it did: ``pid 4242 at
+        127.0.0.1:39823 was killed by SIGKILL at 14:03:07.120``."""
+        self.died_at: float | None = None
+        """When the child went away without being stopped, on the monotonic clock."""
+        self._exited = threading.Event()
 
     @property
     def running(self) -> bool:
         """Whether the broker was started, has not been stopped, and its process lives."""
         process = self._process
-        return process is not None and process.poll() is None
+        return process is not None and self.death is None and process.poll() is None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -159,7 +169,16 @@ class EmbeddedKafka(EmbeddedService):
                     raise EmbeddedKafkaError(f"{error}{_tail(stderr)}") from None
             self._process = process
             self._bootstrap_servers = address
+            self.death = self.died_at = None
+            self._exited.clear()
             self.startup_seconds = time.perf_counter() - began
+            self._watcher = threading.Thread(
+                target=self._watch,
+                args=(process, address),
+                name=f"asyncbdd-kafka-watcher-{process.pid}",
+                daemon=True,
+            )
+            self._watcher.start()
             return address
 
     def stop(self) -> None:
@@ -169,8 +188,38 @@ class EmbeddedKafka(EmbeddedService):
         """
         with self._lock:
             process, self._process, self._bootstrap_servers = self._process, None, None
+            watcher, self._watcher = self._watcher, None
             if process is not None:
                 _end(process)
+        if watcher is not None:
+            watcher.join(STOP_TIMEOUT_SECONDS)  # the child was reaped: it returns at once
+
+    def wait_exit(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for the child to exit (stopped, or died, when
+        :attr:`death` says how); return whether it has. One never started has."""
+        return self._watcher is None or self._exited.wait(timeout)
+
+    def _watch(self, process: subprocess.Popen[bytes], address: str) -> None:
+        """Wait for the child to exit; if nobody stopped it, record how it died."""
+        try:
+            self._record_exit(process, address, process.wait())
+        finally:
+            self._exited.set()
+
+    def _record_exit(self, process: subprocess.Popen[bytes], address: str, code: int) -> None:
+        died_at, wall = time.monotonic(), time.time()
+        if self._process is not process:
+            return  # stop() ended it
+        if code < 0:
+            try:
+                how = f"was killed by {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"was killed by signal {-code}"
+        else:
+            how = f"exited with code {code}"
+        clock = time.strftime("%H:%M:%S", time.localtime(wall)) + f".{int(wall % 1 * 1000):03d}"
+        self.died_at = died_at
+        self.death = f"pid {process.pid} at {address} {how} at {clock}"  # set last: the flag
 
     def __repr__(self) -> str:
         state = f"running at {self._bootstrap_servers}" if self.running else "stopped"

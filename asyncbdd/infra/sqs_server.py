@@ -29,17 +29,18 @@ import logging
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import boto3
 import botocore.session
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ConnectTimeoutError, ReadTimeoutError
 
 from asyncbdd.config import get_settings
 from asyncbdd.errors import AsyncBddError, ConfigurationError
 from asyncbdd.infra.run_scoped import EmbeddedService, RunScoped
+from asyncbdd.secrets import mask_url, mask_urls_in
 
 if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer
@@ -48,10 +49,12 @@ if TYPE_CHECKING:
 __all__ = [
     "EMBEDDED_REGION",
     "ENDPOINT_SETTING",
-    "LONG_POLL_READ_TIMEOUT",
+    "LONGEST_RECEIVE_WAIT",
+    "RETRIES",
     "EmbeddedSqs",
     "EmbeddedSqsError",
     "SqsUnavailable",
+    "call_timeouts",
     "check_reachable",
     "shared_embedded_sqs",
     "sqs_client",
@@ -63,11 +66,16 @@ EMBEDDED_REGION = "us-east-1"
 ENDPOINT_SETTING = "asyncbdd.sqs.endpoint"
 """The setting that points asyncbdd at an SQS endpoint instead of the embedded one."""
 
-LONG_POLL_READ_TIMEOUT = 25.0
-"""Default read timeout in seconds: above SQS's 20 s longest long poll, or receives break."""
+LONGEST_RECEIVE_WAIT = 1
+"""Longest long poll (``WaitTimeSeconds``) asyncbdd's receives ask for, in seconds: its
+readers poll a second at a time, so that a read timeout just above it (see
+:func:`call_timeouts`) tells an endpoint that stopped answering within seconds."""
 
-MAX_ATTEMPTS = 2
-"""Attempts per call (first try included), so a dead endpoint is reported after one retry."""
+RETRIES = 1
+"""Retries of a failed call (botocore's standard mode: a refused or dropped connection,
+throttling, a 5xx answer). A call that timed out is not retried: it has had its time, so
+a call to an endpoint that never answers fails within connect + read timeout
+(:func:`call_timeouts`)."""
 
 
 class EmbeddedSqsError(AsyncBddError):
@@ -168,16 +176,16 @@ class EmbeddedSqs(EmbeddedService):
         self,
         *,
         connect_timeout: float | None = None,
-        read_timeout: float = LONG_POLL_READ_TIMEOUT,
+        read_timeout: float | None = None,
     ) -> SQSClient:
         """Return a boto3 SQS client for this server that reads no AWS configuration.
 
         Region and dummy credentials are set on the client, and the AWS profile is
         ignored, so neither ``~/.aws`` nor ``AWS_*`` variables can change or break it.
-        ``connect_timeout`` defaults to the ``asyncbdd.connect_timeout`` setting.
+        The timeouts default to :func:`call_timeouts`.
         """
         session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
-        return boto3.session.Session(botocore_session=session).client(
+        client = boto3.session.Session(botocore_session=session).client(
             "sqs",
             endpoint_url=self.endpoint_url,
             region_name=EMBEDDED_REGION,
@@ -185,6 +193,7 @@ class EmbeddedSqs(EmbeddedService):
             aws_secret_access_key="testing",  # moto accepts any credentials
             config=_client_config(connect_timeout, read_timeout),
         )
+        return _timeouts_not_retried(client)
 
     def __repr__(self) -> str:
         state = f"running at {self._endpoint_url}" if self.running else "stopped"
@@ -205,35 +214,50 @@ def sqs_client(
     region: str | None,
     *,
     connect_timeout: float | None = None,
-    read_timeout: float = LONG_POLL_READ_TIMEOUT,
+    read_timeout: float | None = None,
 ) -> SQSClient:
     """Return a boto3 SQS client for a configured endpoint (AWS, LocalStack, a shared moto).
 
     Credentials come from boto3's standard chain (environment, profile, SSO, instance
     role); ``endpoint_url`` ``None`` means AWS's own endpoint for the region; ``region``
     ``None`` means the chain's region (``AWS_DEFAULT_REGION``, the profile). Timeouts and
-    retries are those of :meth:`EmbeddedSqs.client`. Raises :class:`ConfigurationError`
-    when no region can be found or the AWS profile does not exist.
+    retries are those of :meth:`EmbeddedSqs.client` (:func:`call_timeouts`,
+    :data:`RETRIES`). Raises :class:`ConfigurationError` when no region can be found or
+    the AWS profile does not exist.
     """
     try:
         session = boto3.session.Session(region_name=region)
         if session.region_name is None:
             raise ConfigurationError(
                 f"No AWS region is configured for the SQS endpoint "
-                f"{endpoint_url or '(AWS default)'}; set asyncbdd.sqs.region, or "
+                f"{mask_url(endpoint_url or '(AWS default)')}; set asyncbdd.sqs.region, or "
                 "AWS_DEFAULT_REGION, or a region in your AWS profile."
             )
-        return session.client(
+        client = session.client(
             "sqs",
             endpoint_url=endpoint_url,
             config=_client_config(connect_timeout, read_timeout),
         )
+        return _timeouts_not_retried(client)
     except (BotoCoreError, ValueError) as error:  # ProfileNotFound, a malformed URL, ...
         raise ConfigurationError(
-            f"Cannot build an SQS client for endpoint {endpoint_url or '(AWS default)'} in "
-            f"region {region or '(from the AWS configuration)'}: {error}. Fix "
+            f"Cannot build an SQS client for endpoint {mask_url(endpoint_url or '(AWS default)')} "
+            f"in region {region or '(from the AWS configuration)'}: "
+            f"{mask_urls_in(str(error))}. Fix "
             f"{ENDPOINT_SETTING} or the AWS configuration (AWS_PROFILE, ~/.aws/config)."
         ) from error
+
+
+def call_timeouts(connect_timeout: float | None = None) -> tuple[float, float]:
+    """The connect and read timeouts of asyncbdd's SQS clients, in seconds.
+
+    The connect timeout is ``connect_timeout``, by default the ``asyncbdd.connect_timeout``
+    setting; the read timeout is :data:`LONGEST_RECEIVE_WAIT` more than that (at least
+    1 s more), so that a long poll always ends before its read times out. An attempt
+    blocks at most connect + read seconds, and one that timed out is not retried.
+    """
+    connect = get_settings().connect_timeout if connect_timeout is None else connect_timeout
+    return connect, LONGEST_RECEIVE_WAIT + max(connect, 1.0)
 
 
 def check_reachable(endpoint_url: str, timeout: float | None = None) -> None:
@@ -250,8 +274,8 @@ def check_reachable(endpoint_url: str, timeout: float | None = None) -> None:
         port = -1
     if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
         raise ConfigurationError(
-            f"SQS endpoint {endpoint_url!r} is not a valid URL; set {ENDPOINT_SETTING} to "
-            "one like 'http://localhost:4566' or 'https://sqs.eu-west-1.amazonaws.com'."
+            f"SQS endpoint {mask_url(endpoint_url)!r} is not a valid URL; set {ENDPOINT_SETTING} "
+            "to one like 'http://localhost:4566' or 'https://sqs.eu-west-1.amazonaws.com'."
         )
     seconds = get_settings().connect_timeout if timeout is None else timeout
     default_port = 443 if parts.scheme == "https" else 80
@@ -261,7 +285,7 @@ def check_reachable(endpoint_url: str, timeout: float | None = None) -> None:
     except OSError as error:
         reason = "timed out" if isinstance(error, TimeoutError) else error.strerror or error
         raise SqsUnavailable(
-            f"The SQS endpoint {endpoint_url} is not reachable within {seconds:g} s "
+            f"The SQS endpoint {mask_url(endpoint_url)} is not reachable within {seconds:g} s "
             f"({reason}). Start the SQS service there, or set {ENDPOINT_SETTING} to an "
             "endpoint that runs (leave it unset to use the embedded SQS server); "
             "asyncbdd.connect_timeout bounds how long to try."
@@ -273,15 +297,27 @@ _HOST = "127.0.0.1"
 _MAX_PORT = 65535
 
 
-def _client_config(connect_timeout: float | None, read_timeout: float) -> Config:
+def _client_config(connect_timeout: float | None, read_timeout: float | None) -> Config:
+    connect, read = call_timeouts(connect_timeout)
     return Config(
-        connect_timeout=get_settings().connect_timeout
-        if connect_timeout is None
-        else connect_timeout,
-        read_timeout=read_timeout,
-        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+        connect_timeout=connect,
+        read_timeout=read if read_timeout is None else read_timeout,
+        retries={"max_attempts": RETRIES, "mode": "standard"},
         max_pool_connections=32,  # several queues drained concurrently share one client
     )
+
+
+def _timeouts_not_retried(client: SQSClient) -> SQSClient:
+    """``client``, made to fail a call that timed out at once rather than retry it."""
+    client.meta.events.register_first("needs-retry.sqs", _fail_timeouts_at_once)
+    return client
+
+
+def _fail_timeouts_at_once(caught_exception: BaseException | None = None, **_: Any) -> None:
+    """A ``needs-retry`` handler: botocore asks every handler whether to retry, and one that
+    raises ends the call with that error, whatever the others answer."""
+    if isinstance(caught_exception, ConnectTimeoutError | ReadTimeoutError):
+        raise caught_exception
 
 
 def _check_port_free(port: int) -> None:

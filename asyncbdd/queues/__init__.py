@@ -13,7 +13,14 @@ counts for the scenario whose correlation id it carries (see :mod:`.inbox`).
 """
 
 from asyncbdd.queues.aliases import alias_names, queue_named, register_queue, unregister_queue
-from asyncbdd.queues.base import Correlation, Queue, QueueNotFound, QueueUnavailable
+from asyncbdd.queues.base import (
+    BrokerGone,
+    BrokerUnreachable,
+    Correlation,
+    Queue,
+    QueueNotFound,
+    QueueUnavailable,
+)
 from asyncbdd.queues.expect import (
     MessageMatcher,
     check_last_message,
@@ -31,6 +38,8 @@ from asyncbdd.queues.sqs import SqsQueue
 
 __all__ = [
     "NOT_JSON",
+    "BrokerGone",
+    "BrokerUnreachable",
     "Correlation",
     "Inbox",
     "KafkaTopic",

@@ -24,6 +24,7 @@ from asyncbdd.errors import ConfigurationError, UnknownName
 from asyncbdd.queues.base import Queue
 from asyncbdd.queues.kafka import KafkaTopic
 from asyncbdd.queues.sqs import SqsQueue
+from asyncbdd.secrets import mask_url
 
 __all__ = [
     "alias_names",
@@ -114,7 +115,8 @@ def queue_from_spec(alias: str, spec: str) -> Queue:
     if colon and name and kind == "kafka":
         return KafkaTopic(alias, name)
     raise ConfigurationError(
-        f"Queue alias {alias!r} = {spec!r} is not understood (setting asyncbdd.queues). "
+        f"Queue alias {alias!r} = {mask_url(spec)!r} is not understood (setting "
+        "asyncbdd.queues). "
         "Write sqs:QUEUE-NAME, sqs:QUEUE-URL or kafka:TOPIC, e.g. 'billing = sqs:billing'."
     )
 

@@ -11,11 +11,46 @@ from asyncbdd.errors import AsyncBddError, InvalidInput
 from asyncbdd.matching import field_text
 from asyncbdd.queues.message import NOT_JSON, Message, read_body
 
-__all__ = ["Correlation", "Queue", "QueueNotFound", "QueueUnavailable"]
+__all__ = [
+    "BrokerGone",
+    "BrokerUnreachable",
+    "Correlation",
+    "Queue",
+    "QueueNotFound",
+    "QueueUnavailable",
+]
 
 
 class QueueUnavailable(AsyncBddError):
     """A broker (an SQS endpoint, Kafka's bootstrap servers) could not be reached."""
+
+
+class BrokerUnreachable(QueueUnavailable):
+    """A broker did not answer (it refused the connection, or took too long): it may
+    answer again, so readers keep trying, and a wait that ends without its messages says
+    why instead of failing at once.
+
+    ``broker`` names it (``SQS at http://127.0.0.1:5123``), ``reason`` says how it failed
+    (``connection refused``), and ``since`` is when it last answered, on the monotonic
+    clock (``None``: unknown).
+    """
+
+    def __init__(self, message: str, *, broker: str, reason: str, since: float | None = None):
+        super().__init__(message)
+        self.broker, self.reason, self.since = broker, reason, since
+
+
+class BrokerGone(QueueUnavailable):
+    """The broker a queue was opened on went away for good (the embedded Kafka broker's
+    process died), and with it what it held: waiting on it is pointless, so a wait fails
+    at once. The queue opens again on a new broker.
+
+    ``at`` is when it went, on the monotonic clock (``None``: unknown).
+    """
+
+    def __init__(self, message: str, *, at: float | None = None):
+        super().__init__(message)
+        self.at = at
 
 
 class QueueNotFound(AsyncBddError):
@@ -143,6 +178,21 @@ class Queue(ABC):
     def problems(self) -> str | None:
         """Something to tell a user whose wait on this queue timed out, if anything."""
         return None
+
+    def broker(self) -> str:
+        """The broker it lives on, for messages: ``SQS at http://127.0.0.1:5123``."""
+        return self.describe()
+
+    def gone(self) -> BrokerGone | None:
+        """Why the broker it was opened on is gone for good, if it is: a reader of it must
+        stop, and :meth:`open` be called again, which opens it on a new broker (releasing
+        what the dead one left)."""
+        return None
+
+    def longest_call(self) -> float:
+        """The longest one call to its broker (a receive, a send) may block, in seconds,
+        when the broker does not answer: how long stopping a reader may take."""
+        return get_settings().connect_timeout
 
     def message(self, body: str | bytes, attributes: Mapping[str, str], **details: Any) -> Message:
         """A :class:`Message` read from this queue, ``body`` as received (bytes are UTF-8).

@@ -34,9 +34,10 @@ from asyncbdd.durations import to_seconds
 from asyncbdd.errors import AsyncBddError, ExpectationFailed, InvalidInput
 from asyncbdd.matching import parse_value, same_value, show_value
 from asyncbdd.queues.aliases import queue_named
-from asyncbdd.queues.inbox import Inbox, inbox, start_reader
+from asyncbdd.queues.inbox import Inbox, inbox, reading_trouble, start_reader
 from asyncbdd.queues.message import NOT_JSON, Message
 from asyncbdd.scenario import current_scenario
+from asyncbdd.secrets import mask_named
 from asyncbdd.tripwires import Tripwire
 from asyncbdd.wait import reserve_deadline
 
@@ -88,7 +89,9 @@ class MessageMatcher(BodyMatcher):
         found = self.body_problems(message.body, message.json)
         if found and message.json is NOT_JSON:
             return found
-        found += named_value_problems("attribute/header", self.attributes, message.attributes.get)
+        found += named_value_problems(
+            "attribute/header", self.attributes, message.attributes.get, shown=mask_named
+        )
         if self.key is not None:
             expected = parse_value(self.key)
             if not same_value(expected, message.key):
@@ -302,14 +305,25 @@ class _QueueChannel(Channel[Message]):
 
     def error(self) -> BaseException | None:
         error = self.box.errors.get(self.key)
+        if error is None:  # a broker that died is told at once, before its reader notices
+            gone = self.queue.gone()
+            if gone is not None and (gone.at is None or gone.at >= self.box.started_at):
+                return gone
         if error is None or isinstance(error, AsyncBddError):
             return error
         wrapped = AsyncBddError(f"Reading {self.title} failed: {error!r}")
         wrapped.__cause__ = error
         return wrapped
 
+    def trouble(self) -> str | None:
+        trouble = reading_trouble(self.queue)
+        return trouble.summary if trouble is not None else None
+
     def notes(self, started: float) -> list[str]:
         lines = []
+        trouble = reading_trouble(self.queue)
+        if trouble is not None:
+            lines.append(f"    broker:    {trouble.detail}")
         skipped = self.box.skipped[self.key]
         if skipped:
             lines.append(

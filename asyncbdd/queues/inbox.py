@@ -30,6 +30,21 @@ whatever arrives between scenarios is deleted as a leftover.
 
 Steps never read a queue themselves: they wait on the inbox's condition variable, so a
 step returns the moment its messages are in, and waits on several queues run in parallel.
+
+When a broker fails, a reader tells its waits, and keeps reading:
+
+* one that does not answer (refused, timed out, a read still waiting for its answer a
+  second past its long poll) is *trouble* (:func:`reading_trouble`): waits go on, since
+  it may answer in time, and one that fails names the broker and how long it has been
+  silent; the reader tries again every :data:`RETRY_AFTER_ERROR` seconds;
+* one that went away for good (:class:`~asyncbdd.queues.base.BrokerGone`: the embedded
+  Kafka broker died) fails the waits of the scenario it died in at once; the reader
+  stops, and the next :func:`start_reader` (the next scenario's start, or a wait) opens
+  the queue again, on a new broker;
+* any other error (a queue deleted) fails the waits at once, until a read succeeds.
+
+Every call a reader makes is bounded (:meth:`~asyncbdd.queues.base.Queue.longest_call`),
+so :func:`close_readers` stops them all within a bound.
 """
 
 from __future__ import annotations
@@ -42,17 +57,31 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from asyncbdd.arrivals import wait_waking
+from asyncbdd.durations import format_duration
+from asyncbdd.errors import report_problem
 from asyncbdd.queues.aliases import alias_names, queue_named
-from asyncbdd.queues.base import Queue
+from asyncbdd.queues.base import BrokerGone, BrokerUnreachable, Queue
 from asyncbdd.queues.message import Message
 from asyncbdd.scenario import Scenario, current_scenario, on_scenario_start
 
-__all__ = ["Inbox", "Skipped", "close_readers", "inbox", "start_reader"]
+__all__ = [
+    "Inbox",
+    "Skipped",
+    "Trouble",
+    "close_readers",
+    "inbox",
+    "reading_trouble",
+    "start_reader",
+]
 
 READ_WAIT = 1.0
 """Longest a reader blocks in one receive; bounds how long stopping it takes."""
 RETRY_AFTER_ERROR = 1.0
-"""Seconds a reader waits before reading again after a failed read."""
+"""Seconds a reader waits before reading again after a failed read (from the start of
+that read, when its broker did not answer)."""
+UNANSWERED_AFTER = 1.0
+"""Seconds past :data:`READ_WAIT` after which a read still waiting for its answer counts
+as a broker that does not answer."""
 LONGEST_HIDE = 10
 """Longest a released foreign message is hidden from our reader, in seconds."""
 SWEEP_LIMIT = 10
@@ -73,6 +102,16 @@ class Skipped:
 
     message: Message
     why: str
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """Why a reader has not read lately: its broker does not answer."""
+
+    summary: str
+    """``SQS at http://127.0.0.1:5123 did not answer for 3.2 s (no answer within 3 s)``."""
+    detail: str
+    """The error met, or what a read still waiting is waiting for, and what to check."""
 
 
 @dataclass
@@ -107,11 +146,22 @@ def inbox() -> Inbox:
 def start_reader(queue: Queue) -> None:
     """Open ``queue`` and start reading it in the background, unless that runs already.
 
-    Raises what opening raises (an unreachable broker, a missing queue).
+    A reader whose broker is gone for good (:meth:`~asyncbdd.queues.base.Queue.gone`) is
+    stopped first, and the queue opened again (on a new broker). Raises what opening
+    raises (an unreachable broker, a missing queue).
     """
     with _lock:
-        if id(queue) in _readers:
+        reader = _readers.get(id(queue))
+    if reader is not None:
+        gone = queue.gone()
+        if gone is None:
             return
+        reader.stopping.set()
+        reader.join(READ_WAIT + queue.longest_call())
+        with _lock:
+            if _readers.get(id(queue)) is reader:
+                del _readers[id(queue)]
+        _report(queue, gone)
     try:
         queue.open()
     except Exception as error:
@@ -128,8 +178,19 @@ def start_reader(queue: Queue) -> None:
             reader.start()
 
 
+def reading_trouble(queue: Queue) -> Trouble | None:
+    """Why the reader of ``queue`` has not read lately, if its broker does not answer."""
+    with _lock:
+        reader = _readers.get(id(queue))
+    return reader.trouble() if reader is not None else None
+
+
 def close_readers() -> None:
-    """Stop every reader and close its queue (at the end of a run)."""
+    """Stop every reader and close its queue (at the end of a run).
+
+    Readers stop together, within the longest call one of them may be in (a read of a
+    broker that does not answer); one still running after that is reported on stderr.
+    """
     with _lock:
         readers = list(_readers.values())
         _readers.clear()
@@ -137,9 +198,18 @@ def close_readers() -> None:
         atexit.unregister(close_readers)
     for reader in readers:
         reader.stopping.set()
+    bound = max((READ_WAIT + reader.queue.longest_call() for reader in readers), default=0.0)
+    until = time.monotonic() + bound
     for reader in readers:
-        reader.join(READ_WAIT + 1)
+        reader.join(max(until - time.monotonic(), 0.0))
+    for reader in readers:
         reader.queue.close()
+    left = [reader.queue.broker() for reader in readers if reader.is_alive()]
+    if left:
+        report_problem(
+            f"{len(left)} queue reader(s) still waiting for an answer from "
+            f"{', '.join(sorted(set(left)))} after {format_duration(bound)} were left behind."
+        )
 
 
 class _Reader(threading.Thread):
@@ -147,17 +217,70 @@ class _Reader(threading.Thread):
         super().__init__(name=f"asyncbdd-reader-{queue.alias}", daemon=True)
         self.queue = queue
         self.stopping = threading.Event()
+        self.answered_at = time.monotonic()
+        """When a read last came back, on the monotonic clock."""
+        self.reading_since: float | None = None
+        """When the read under way began, if one is."""
+        self.failure: BrokerUnreachable | None = None
+        """Why the last read failed, while the broker does not answer."""
 
     def run(self) -> None:
         while not self.stopping.is_set():
+            gone = self.queue.gone()
+            if gone is not None:
+                self._retire(gone)
+                return
+            self.reading_since = time.monotonic()
             try:
                 released = self._sweep()
-                _report(self.queue, None)
-                if released:
-                    self.stopping.wait(RELEASE_PAUSE)
+            except BrokerGone as error:
+                self._retire(error)
+                return
+            except BrokerUnreachable as error:
+                # A read that took its time to fail (a timeout) is tried again at once.
+                took = time.monotonic() - self.reading_since
+                self.reading_since, self.failure = None, error
+                self.stopping.wait(max(RETRY_AFTER_ERROR - took, 0.0))
+                continue
             except Exception as error:
+                self.reading_since = None
                 _report(self.queue, error)
                 self.stopping.wait(RETRY_AFTER_ERROR)
+                continue
+            self.reading_since, self.failure = None, None
+            self.answered_at = time.monotonic()
+            _report(self.queue, None)
+            if released:
+                self.stopping.wait(RELEASE_PAUSE)
+
+    def trouble(self) -> Trouble | None:
+        """Why it has not read lately, if its broker does not answer."""
+        now = time.monotonic()
+        failure, reading_since = self.failure, self.reading_since
+        if failure is not None:
+            since = failure.since if failure.since is not None else self.answered_at
+            silent = format_duration(now - since)
+            summary = f"{failure.broker} did not answer for {silent} ({failure.reason})"
+            return Trouble(summary, str(failure))
+        if reading_since is not None and now - reading_since > READ_WAIT + UNANSWERED_AFTER:
+            broker = self.queue.broker()
+            return Trouble(
+                f"{broker} did not answer for {format_duration(now - self.answered_at)}",
+                f"a read sent {format_duration(now - reading_since)} ago (a "
+                f"{format_duration(READ_WAIT)} long poll) is still waiting for its answer. "
+                f"Check that {broker} runs and is not stopped or overloaded; "
+                "asyncbdd.connect_timeout bounds each attempt.",
+            )
+        return None
+
+    def _retire(self, gone: BrokerGone) -> None:
+        """Stop for good: tell the scenario, and forget this reader, so that the next
+        :func:`start_reader` opens the queue again, on a new broker. (Closing the queue
+        here would close what another thread uses meanwhile: a producer on the new one.)"""
+        _report(self.queue, gone)
+        with _lock:
+            if _readers.get(id(self.queue)) is self:
+                del _readers[id(self.queue)]
 
     def _sweep(self) -> bool:
         """Read until no more of others' messages come (at most :data:`SWEEP_LIMIT`
@@ -278,12 +401,21 @@ def _give_back(queue: Queue, others: Sequence[Message]) -> bool:
 
 
 def _report(queue: Queue, error: BaseException | None) -> None:
+    """Tell the running scenario that reading ``queue`` failed (``error``) or works again.
+
+    A broker gone for good stays reported for the rest of the scenario, if the scenario
+    began before it went (a later one has lost nothing: it opens the queue anew).
+    """
     with _lock:
         current = _current[0]
     if current is None:
         return
+    if isinstance(error, BrokerGone) and error.at is not None and error.at < current.started_at:
+        return
     with current.changed:
         if error is None:
+            if isinstance(current.errors.get(queue.alias), BrokerGone):
+                return
             if current.errors.pop(queue.alias, None) is not None:
                 current.changed.notify_all()
         else:

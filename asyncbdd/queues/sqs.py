@@ -14,12 +14,32 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from asyncbdd.config import get_settings
-from asyncbdd.infra.sqs_server import check_reachable, shared_embedded_sqs, sqs_client
-from asyncbdd.queues.base import Correlation, Queue, QueueNotFound, QueueUnavailable
+from asyncbdd.infra.sqs_server import (
+    RETRIES,
+    call_timeouts,
+    check_reachable,
+    shared_embedded_sqs,
+    sqs_client,
+)
+from asyncbdd.queues.base import (
+    BrokerUnreachable,
+    Correlation,
+    Queue,
+    QueueNotFound,
+    QueueUnavailable,
+)
 from asyncbdd.queues.message import Message, parse_body
+from asyncbdd.secrets import mask_url, mask_urls_in
 
 if TYPE_CHECKING:
     from types_boto3_sqs.client import SQSClient
@@ -62,7 +82,7 @@ class SqsQueue(Queue):
         self._lock = threading.Lock()
 
     def describe(self) -> str:
-        where = self.url or self._endpoint or "(not opened yet)"
+        where = mask_url(self.url or self._endpoint or "(not opened yet)")
         return f"SQS queue {self.name!r} at {where}"
 
     @property
@@ -86,8 +106,8 @@ class SqsQueue(Queue):
             if not self._embedded:
                 raise QueueNotFound(
                     f"The SQS queue {self.name!r} (alias {self.alias!r}) does not exist at "
-                    f"{self._endpoint or 'AWS'}. Create it, or point the alias at the queue "
-                    "that exists (setting asyncbdd.queues)."
+                    f"{mask_url(self._endpoint or 'AWS')}. Create it, or point the alias at the "
+                    "queue that exists (setting asyncbdd.queues)."
                 ) from None
             fifo = self.name.endswith(".fifo")
             attributes: dict[Any, str] = {"FifoQueue": "true"} if fifo else {}
@@ -96,12 +116,16 @@ class SqsQueue(Queue):
             raise self._unavailable("find", error) from None
 
     def receive(self, wait: float) -> list[Message]:
+        client = self.client
+        # The long poll must end before the client's read timeout, or every quiet receive
+        # would be a timeout.
+        longest = int(_timeouts_of(client)[1] - 1)
         reply = self._call(
             "receive from",
-            self.client.receive_message,
+            client.receive_message,
             QueueUrl=self._require_url(),
             MaxNumberOfMessages=10,
-            WaitTimeSeconds=max(0, min(LONGEST_POLL, int(wait))),
+            WaitTimeSeconds=max(0, min(LONGEST_POLL, int(wait), longest)),
             MessageAttributeNames=["All"],
             AttributeNames=["SentTimestamp"],
         )
@@ -156,6 +180,18 @@ class SqsQueue(Queue):
         if client is not None:
             client.close()
 
+    def broker(self) -> str:
+        return f"SQS at {mask_url(self._endpoint or self.url or 'AWS')}"
+
+    def longest_call(self) -> float:
+        connect, read = self._timeouts()
+        return (RETRIES + 1) * (connect + read)  # a refused attempt, then a silent one
+
+    def _timeouts(self) -> tuple[float, float]:
+        """The connect and read timeouts of the client (as it will be built, if it is not)."""
+        client = self._client
+        return call_timeouts() if client is None else _timeouts_of(client)
+
     def _build_client(self) -> SQSClient:
         settings = get_settings()
         if self.url is not None or settings.sqs_endpoint or settings.sqs_region:
@@ -185,23 +221,46 @@ class SqsQueue(Queue):
             if _is_missing_queue(error):
                 raise QueueNotFound(
                     f"The SQS queue {self.name!r} (alias {self.alias!r}) does not exist at "
-                    f"{self._endpoint or self.url} (or was deleted). Create it, or point the "
-                    "alias at the queue that exists (setting asyncbdd.queues)."
+                    f"{mask_url(self._endpoint or self.url)} (or was deleted). Create it, or "
+                    "point the alias at the queue that exists (setting asyncbdd.queues)."
                 ) from None
             raise self._unavailable(action, error) from None
         except (BotoCoreError, OSError) as error:
             raise self._unavailable(action, error) from None
 
     def _unavailable(self, action: str, error: BaseException) -> QueueUnavailable:
-        where = self._endpoint or self.url or "AWS"
-        if isinstance(error, EndpointConnectionError | OSError):
-            fix = "Start it, or set asyncbdd.sqs.endpoint to an SQS endpoint that runs."
-        else:
-            fix = "Check the credentials and permissions of the AWS configuration."
+        where = mask_url(self._endpoint or self.url or "AWS")
+        reason = self._unanswered(error)
+        if reason is not None:
+            return BrokerUnreachable(
+                f"Could not {action} the SQS queue {self.name!r} (alias {self.alias!r}): "
+                f"{self.broker()} did not answer ({reason}: {mask_urls_in(str(error))}). "
+                "Check that the SQS service there runs and is not stopped or overloaded, or "
+                "set asyncbdd.sqs.endpoint to one that answers (leave it unset for the "
+                "embedded server); asyncbdd.connect_timeout bounds each attempt.",
+                broker=self.broker(),
+                reason=reason,
+            )
         return QueueUnavailable(
             f"Could not {action} the SQS queue {self.name!r} (alias {self.alias!r}) at "
-            f"{where}: {error}. {fix}"
+            f"{where}: {mask_urls_in(str(error))}. Check the credentials and permissions of "
+            "the AWS configuration."
         )
+
+    def _unanswered(self, error: BaseException) -> str | None:
+        """How the endpoint failed to answer, if that is what ``error`` says."""
+        connect, read = self._timeouts()
+        if isinstance(error, ReadTimeoutError):
+            return f"no answer within the {read:g} s read timeout"
+        if isinstance(error, ConnectTimeoutError):
+            return f"no connection within the {connect:g} s connect timeout"
+        if isinstance(error, EndpointConnectionError):
+            return f"could not connect, {RETRIES + 1} attempts"
+        if isinstance(error, ConnectionClosedError):
+            return "it closed the connection without answering"
+        if isinstance(error, OSError):
+            return error.strerror or type(error).__name__
+        return None
 
     def _message(self, raw: Any) -> Message:
         body: str = raw.get("Body", "")
@@ -238,6 +297,12 @@ def _unwrap_sns(body: str, attributes: dict[str, str]) -> tuple[str, dict[str, s
         if isinstance(value, dict)
     }
     return envelope["Message"], {**attributes, **inner}
+
+
+def _timeouts_of(client: SQSClient) -> tuple[float, float]:
+    """A client's connect and read timeouts (botocore's defaults: 60 s each)."""
+    config = client.meta.config
+    return getattr(config, "connect_timeout", 60.0), getattr(config, "read_timeout", 60.0)
 
 
 def _is_missing_queue(error: ClientError) -> bool:

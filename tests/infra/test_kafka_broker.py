@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -240,6 +243,37 @@ def test_silent_child_times_out(tmp_path: Path) -> None:
         kafka_broker_.start()
     assert time.perf_counter() - began < 0.3 + kafka_broker.STOP_TIMEOUT_SECONDS
     assert not kafka_broker_.running
+
+
+def test_a_killed_broker_says_how_and_when_it_died() -> None:
+    """A broker whose process is killed is no longer running, and says which process at
+    which address died, of what signal, and when; a new start clears that."""
+    with EmbeddedKafka() as kafka_broker_:
+        address, pid = kafka_broker_.bootstrap_servers, kafka_broker_.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        assert kafka_broker_.wait_exit(DEADLINE)
+        assert not kafka_broker_.running
+        assert kafka_broker_.died_at is not None
+        assert kafka_broker_.death is not None
+        assert re.fullmatch(
+            rf"pid {pid} at {address} was killed by SIGKILL at \d\d:\d\d:\d\d\.\d{{3}}",
+            kafka_broker_.death,
+        )
+        kafka_broker_.stop()  # reaps what is left; the record stays for whoever asks
+        assert kafka_broker_.death is not None
+        kafka_broker_.start()
+        assert (kafka_broker_.running, kafka_broker_.death) == (True, None)
+
+
+def test_a_broker_that_is_stopped_did_not_die() -> None:
+    """Stopping the broker is no death: it has no death to report, and its watcher ends."""
+    kafka_broker_ = EmbeddedKafka()
+    with kafka_broker_:
+        pid = kafka_broker_.pid
+    assert kafka_broker_.wait_exit(0)
+    assert kafka_broker_.death is None
+    assert f"asyncbdd-kafka-watcher-{pid}" not in [t.name for t in threading.enumerate()]
 
 
 def test_invalid_arguments_name_the_fix() -> None:

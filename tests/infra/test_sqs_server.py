@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
+from asyncbdd.config import Settings, set_settings
 from asyncbdd.errors import ConfigurationError
 from asyncbdd.infra.sqs_server import (
     EMBEDDED_REGION,
     EmbeddedSqs,
     EmbeddedSqsError,
     SqsUnavailable,
+    call_timeouts,
     check_reachable,
     shared_embedded_sqs,
     sqs_client,
@@ -178,6 +180,52 @@ def test_client_of_a_refused_endpoint_fails_fast(
     with pytest.raises(EndpointConnectionError, match=re.escape(closed_endpoint)):
         client.list_queues()
     assert time.perf_counter() - began < 2.0
+
+
+def test_clients_take_their_timeouts_and_retries_from_the_connect_timeout(
+    sqs: EmbeddedSqs,
+) -> None:
+    """A client connects within asyncbdd.connect_timeout, reads within a second more
+    (above its 1 s long polls), and retries a failed call once."""
+    set_settings(Settings(connect_timeout=2.0))
+    try:
+        config = sqs.client().meta.config
+    finally:
+        set_settings(None)
+    assert (config.connect_timeout, config.read_timeout) == (2.0, 3.0)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 2}  # botocore's form
+    assert call_timeouts(0.5) == (0.5, 2.0)  # a long poll of 1 s always fits
+
+
+def test_a_call_that_gets_no_answer_fails_after_one_read_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A call to an endpoint that accepts connections and never answers fails after its
+    read timeout, in one attempt: a timeout is not retried."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as silent:  # never accepted
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        client = sqs_client(url, EMBEDDED_REGION, connect_timeout=0.5, read_timeout=1.0)
+        attempts: list[object] = []
+        client.meta.events.register("before-send.sqs", lambda **_: attempts.append(1))
+        raised: list[BaseException] = []
+
+        def call() -> None:
+            try:
+                client.list_queues()
+            except ReadTimeoutError as error:
+                raised.append(error)
+
+        began = time.perf_counter()
+        caller = threading.Thread(target=call, daemon=True)
+        caller.start()
+        caller.join(5.0)
+        elapsed = time.perf_counter() - began
+        client.close()
+    assert not caller.is_alive(), "the call was still blocked after 5 s"
+    assert (len(raised), len(attempts)) == (1, 1)
+    assert elapsed >= 1.0, f"failed after {elapsed:.2f} s, before its 1 s read timeout"
 
 
 def test_lifecycle_errors_name_the_state_and_the_fix() -> None:
