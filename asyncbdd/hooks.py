@@ -96,8 +96,9 @@ def end_run() -> None:
 
     In order: the queue readers, the queues' clients (configured queues are forgotten,
     so that the next run builds them for its own settings and brokers), the capture
-    server and the embedded brokers, the database engines, the idle check workers. Every part is done even when
-    an earlier one fails (or a second Ctrl-C interrupts it); the failure is raised after.
+    server and the embedded brokers, the database engines, the idle check workers. Every
+    part is done even when an earlier one fails (or a second Ctrl-C interrupts it); the
+    failure is raised after.
     Every part is bounded: readers stop within the longest call they may be in (a broker
     that does not answer), and a client that does not close cleanly (a Kafka producer
     holding records for a broker that died) is reported in one line on stderr, not raised.
