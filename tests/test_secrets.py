@@ -526,3 +526,11 @@ def test_an_http_trace_store_shows_its_url_without_secrets(
         [f"127.0.0.1:{port}/traces/{{correlation_id}}?access_token=***", "tracer:***@127.0.0.1",
          f"GET http://127.0.0.1:{port}/traces/c-1?access_token=***"],
     )  # fmt: skip
+
+
+def test_a_queue_given_by_url_names_itself_without_the_urls_query() -> None:
+    """An SQS queue given by a URL with a token in its query keeps the token out of its
+    name, and so out of every description and error."""
+    queue = SqsQueue("billing", "https://sqs.example.test/1234/billing?access_token=tok-7Zq9")
+    assert queue.name == "billing"
+    assert "tok-7Zq9" not in queue.describe()

@@ -9,6 +9,7 @@ used as it is, on AWS or wherever the URL points.
 from __future__ import annotations
 
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -71,7 +72,8 @@ class SqsQueue(Queue):
         unwrap_sns: bool | None = None,
     ) -> None:
         super().__init__(alias, correlation)
-        self.name = name_or_url.rstrip("/").rsplit("/", 1)[-1]
+        path = urllib.parse.urlsplit(name_or_url).path if "://" in name_or_url else name_or_url
+        self.name = path.rstrip("/").rsplit("/", 1)[-1]  # never the query: it may hold a token
         self.url: str | None = name_or_url if "://" in name_or_url else None
         self.unwrap_sns = get_settings().sqs_unwrap_sns if unwrap_sns is None else unwrap_sns
         self._client = client
