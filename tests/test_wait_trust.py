@@ -130,7 +130,7 @@ def test_an_async_probe_that_never_completes_is_cancelled_at_the_deadline() -> N
         return True
 
     started = time.monotonic()
-    with pytest.raises(WaitTimeout, match="still running at the deadline's end"):
+    with pytest.raises(WaitTimeout, match=r"(still running|was cancelled) at the deadline's end"):
         wait_until(never, timeout=0.2)
     assert time.monotonic() - started < 0.2 + 0.1
     assert cancelled.wait(1)
