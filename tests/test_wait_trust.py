@@ -109,7 +109,6 @@ def test_async_probes_and_conditions_are_awaited() -> None:
     values = iter(["pending", "pending", "paid"])
 
     async def status() -> str:
-        await asyncio.sleep(0)
         return next(values)
 
     async def is_paid(value: str) -> bool:
