@@ -238,7 +238,10 @@ def shared_embedded_kafka() -> EmbeddedKafka:
 
 _CHILD_PROGRAM = Path(__file__).with_name("_kafka_mock_cluster.py")
 _STDERR_TAIL_CHARACTERS = 2000
-_SHARED = RunScoped(EmbeddedKafka)
+_SHARED = RunScoped(
+    EmbeddedKafka,
+    label="the embedded Kafka broker (asyncbdd.kafka.bootstrap_servers is unset)",
+)
 
 
 def _confluent_kafka_installed() -> bool:

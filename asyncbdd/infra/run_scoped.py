@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import sys
 import threading
 import weakref
 from abc import ABC, abstractmethod
@@ -59,14 +60,17 @@ class EmbeddedService(ABC):
 
 class RunScoped(Generic[S]):
     """One service for the whole run: started on first use, replaced if it died, stopped at
-    the end of the run (:func:`stop_run_scoped_services`) or at exit.
+    the end of the run (:func:`stop_run_scoped_services`) or at exit. With a ``label``,
+    each start is named on stderr (``asyncbdd: started the embedded SQS server ... at
+    http://127.0.0.1:PORT``), so a run says which embedded services it used.
 
     A service that died is stopped (which releases what it left behind) before a new one
     replaces it.
     """
 
-    def __init__(self, factory: Callable[[], S]):
+    def __init__(self, factory: Callable[[], S], *, label: str | None = None):
         self._factory = factory
+        self._label = label
         self._service: S | None = None
         self._lock = threading.Lock()
         self._stops_at_exit = False
@@ -81,7 +85,10 @@ class RunScoped(Generic[S]):
                 if service is not None:
                     service.stop()
                 service = self._factory()
-                service.start()
+                address = service.start()
+                if self._label is not None:  # named once per start, so a run says what it used
+                    again = " again" if self._stops_at_exit else ""
+                    print(f"asyncbdd: started {self._label}{again} at {address}", file=sys.stderr)
                 if not self._stops_at_exit:
                     atexit.register(self.stop)
                     self._stops_at_exit = True

@@ -292,7 +292,10 @@ def check_reachable(endpoint_url: str, timeout: float | None = None) -> None:
         ) from None
 
 
-_SHARED = RunScoped(EmbeddedSqs)
+_SHARED = RunScoped(
+    EmbeddedSqs,
+    label="the embedded SQS server (asyncbdd.sqs.endpoint is unset)",
+)
 _HOST = "127.0.0.1"
 _MAX_PORT = 65535
 

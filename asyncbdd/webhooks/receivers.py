@@ -511,5 +511,8 @@ _routes: dict[str, tuple[Receiver, Captures]] = {}
 _boxes: dict[int, Captures] = {}
 _current: list[Captures | None] = [None]
 _ended: set[str] = set()
-_SHARED = RunScoped(_new_server)
+_SHARED = RunScoped(
+    _new_server,
+    label="the webhook capture server",
+)
 on_scenario_start(_begin)
