@@ -25,44 +25,36 @@ def postgresql_url() -> str:
     uniquely named tables in it. Where it is not, the tests are skipped, except under CI
     (``CI=true``), where a silently skipped database would hide a broken build.
     """
-    url = os.environ.get("ASYNCBDD_TEST_POSTGRESQL_URL", DEFAULT_POSTGRESQL_URL)
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-    except (SQLAlchemyError, ImportError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        message = (
-            f"PostgreSQL at {safe_url(url)} is not reachable within 3 s ({reason}); start it, "
-            "or point ASYNCBDD_TEST_POSTGRESQL_URL at a server with trust authentication."
-        )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
+    return _reachable(
+        "PostgreSQL",
+        os.environ.get("ASYNCBDD_TEST_POSTGRESQL_URL", DEFAULT_POSTGRESQL_URL),
+        {"connect_timeout": 3},
+        "or point ASYNCBDD_TEST_POSTGRESQL_URL at a server with trust authentication",
+    )
 
 
 @pytest.fixture(scope="session")
 def mariadb_url() -> str:
-    """The test MariaDB server's URL (``ASYNCBDD_TEST_MARIADB_URL``), as for PostgreSQL.
+    """The test MariaDB server's URL (``ASYNCBDD_TEST_MARIADB_URL``), as for PostgreSQL."""
+    return _reachable(
+        "MariaDB",
+        os.environ.get("ASYNCBDD_TEST_MARIADB_URL", DEFAULT_MARIADB_URL),
+        {"connect_timeout": 3, "read_timeout": 3, "write_timeout": 3},
+        "or point ASYNCBDD_TEST_MARIADB_URL at a server (pip install PyMySQL)",
+    )
 
-    Reachable within 3 seconds, or the tests are skipped, except under CI (``CI=true``),
-    where they fail. The tests create and drop their own uniquely named tables in it.
-    """
-    url = os.environ.get("ASYNCBDD_TEST_MARIADB_URL", DEFAULT_MARIADB_URL)
+
+def _reachable(name: str, url: str, connect_args: dict[str, object], fix: str) -> str:
+    """``url``, once a connection to it succeeded within 3 s; else skip (fail under CI)."""
     try:
-        engine = create_engine(
-            url, connect_args={"connect_timeout": 3, "read_timeout": 3, "write_timeout": 3}
-        )
+        engine = create_engine(url, connect_args=connect_args)
         with engine.connect():
             pass
         engine.dispose()
     except (SQLAlchemyError, ImportError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         message = (
-            f"MariaDB at {safe_url(url)} is not reachable within 3 s ({reason}); start it, "
-            "or point ASYNCBDD_TEST_MARIADB_URL at a server (pip install PyMySQL)."
+            f"{name} at {safe_url(url)} is not reachable within 3 s ({reason}); start it, {fix}."
         )
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
