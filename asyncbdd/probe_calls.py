@@ -62,11 +62,6 @@ class Call(Generic[T]):
     cancelled: bool = False
     """An awaited check that was cancelled at the deadline."""
 
-    @property
-    def running(self) -> bool:
-        """Whether the check had not finished by the deadline."""
-        return self.finished is None
-
 
 class ProbeCaller:
     """Runs the checks of one wait, each bounded by the wait's deadline."""
