@@ -78,6 +78,12 @@ class Settings:
     """AWS region of the SQS queues; unset: boto3's standard configuration chain."""
     sqs_unwrap_sns: bool = True
     """Read the message inside an SNS notification envelope, as an SNS subscriber would."""
+    sqs_sharing: str = "auto"
+    """How to read an SQS queue that others may read too: ``auto`` reads it directly when
+    that cannot harm another consumer's messages, through a private tap queue subscribed
+    to its SNS topic when it can (a redrive policy, a FIFO queue), and refuses otherwise;
+    ``tap`` always reads through a tap; ``exclusive`` reads it directly, the run being
+    its only reader."""
     kafka_bootstrap_servers: str | None = None
     """``host:port[,host:port]`` of a Kafka cluster; unset: the embedded mock broker."""
     kafka_options: Mapping[str, object] = field(default_factory=dict)
@@ -298,6 +304,17 @@ def _optional_text(value: object) -> str | None:
     return text or None
 
 
+SQS_SHARING = ("auto", "tap", "exclusive")
+"""The ways to read a shared SQS queue (setting ``asyncbdd.sqs.sharing``)."""
+
+
+def _one_of(value: object, choices: tuple[str, ...]) -> str:
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise ValueError(f"write one of {', '.join(choices)}")
+    return text
+
+
 def _boolean(value: object) -> bool:
     text = str(value).strip().lower()
     if text in ("true", "yes", "on", "1"):
@@ -446,6 +463,7 @@ _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "sqs_endpoint": _optional_text,
     "sqs_region": _optional_text,
     "sqs_unwrap_sns": _boolean,
+    "sqs_sharing": lambda value: _one_of(value, SQS_SHARING),
     "kafka_bootstrap_servers": _optional_text,
     "kafka_options": _kafka_options,
     "webhooks_host": _host,

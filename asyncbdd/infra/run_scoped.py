@@ -95,6 +95,12 @@ class RunScoped(Generic[S]):
                 self._service = service
             return service
 
+    @property
+    def running(self) -> bool:
+        """Whether the run's service has started and runs (asking starts nothing)."""
+        service = self._service
+        return service is not None and service.running
+
     def stop(self) -> None:
         """Stop the run's service now, if there is one; the next :meth:`get` starts another."""
         with self._lock:

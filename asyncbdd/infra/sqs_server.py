@@ -44,6 +44,7 @@ from asyncbdd.secrets import mask_url, mask_urls_in
 
 if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer
+    from types_boto3_sns.client import SNSClient
     from types_boto3_sqs.client import SQSClient
 
 __all__ = [
@@ -184,16 +185,25 @@ class EmbeddedSqs(EmbeddedService):
         ignored, so neither ``~/.aws`` nor ``AWS_*`` variables can change or break it.
         The timeouts default to :func:`call_timeouts`.
         """
+        client: SQSClient = self._client("sqs", connect_timeout, read_timeout)
+        return _timeouts_not_retried(client)
+
+    def sns_client(self) -> SNSClient:
+        """Return a boto3 SNS client for this server, built as :meth:`client` builds one
+        (moto serves every AWS service on one port)."""
+        client: SNSClient = self._client("sns", None, None)
+        return client
+
+    def _client(self, service: str, connect: float | None, read: float | None) -> Any:
         session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
-        client = boto3.session.Session(botocore_session=session).client(
-            "sqs",
+        return boto3.session.Session(botocore_session=session).client(
+            service,  # type: ignore[call-overload]
             endpoint_url=self.endpoint_url,
             region_name=EMBEDDED_REGION,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",  # moto accepts any credentials
-            config=_client_config(connect_timeout, read_timeout),
+            config=_client_config(connect, read),
         )
-        return _timeouts_not_retried(client)
 
     def __repr__(self) -> str:
         state = f"running at {self._endpoint_url}" if self.running else "stopped"
@@ -207,6 +217,11 @@ def shared_embedded_sqs() -> EmbeddedSqs:
     test started separately) reach it through its :attr:`~EmbeddedSqs.endpoint_url`.
     """
     return _SHARED.get()
+
+
+def embedded_sqs_running() -> bool:
+    """Whether the run's embedded SQS server has started and runs (asking starts nothing)."""
+    return _SHARED.running
 
 
 def sqs_client(
@@ -225,6 +240,26 @@ def sqs_client(
     :data:`RETRIES`). Raises :class:`ConfigurationError` when no region can be found or
     the AWS profile does not exist.
     """
+    client: SQSClient = _configured_client(
+        "sqs", endpoint_url, region, connect_timeout, read_timeout
+    )
+    return _timeouts_not_retried(client)
+
+
+def sns_client(endpoint_url: str | None, region: str | None) -> SNSClient:
+    """Return a boto3 SNS client for the endpoint and region of SQS queues, built as
+    :func:`sqs_client` builds one (for reading a shared queue through a tap)."""
+    client: SNSClient = _configured_client("sns", endpoint_url, region, None, None)
+    return client
+
+
+def _configured_client(
+    service: str,
+    endpoint_url: str | None,
+    region: str | None,
+    connect_timeout: float | None,
+    read_timeout: float | None,
+) -> Any:
     try:
         session = boto3.session.Session(region_name=region)
         if session.region_name is None:
@@ -233,15 +268,15 @@ def sqs_client(
                 f"{mask_url(endpoint_url or '(AWS default)')}; set asyncbdd.sqs.region, or "
                 "AWS_DEFAULT_REGION, or a region in your AWS profile."
             )
-        client = session.client(
-            "sqs",
+        return session.client(
+            service,  # type: ignore[call-overload]
             endpoint_url=endpoint_url,
             config=_client_config(connect_timeout, read_timeout),
         )
-        return _timeouts_not_retried(client)
     except (BotoCoreError, ValueError) as error:  # ProfileNotFound, a malformed URL, ...
         raise ConfigurationError(
-            f"Cannot build an SQS client for endpoint {mask_url(endpoint_url or '(AWS default)')} "
+            f"Cannot build an {service.upper()} client for endpoint "
+            f"{mask_url(endpoint_url or '(AWS default)')} "
             f"in region {region or '(from the AWS configuration)'}: "
             f"{mask_urls_in(str(error))}. Fix "
             f"{ENDPOINT_SETTING} or the AWS configuration (AWS_PROFILE, ~/.aws/config)."

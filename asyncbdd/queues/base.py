@@ -141,6 +141,13 @@ class Queue(ABC):
     reads_exclusively = False
     """Whether a message one reader received is hidden from every other reader until it is
     deleted or released (SQS): others' messages must then be given back."""
+    holds_copies = False
+    """Whether every message it holds is a copy for this run alone (a tap queue): others'
+    are then deleted when read, never given back."""
+    hides_received_for: float | None = None
+    """Seconds a received message stays hidden from every reader unless deleted or
+    released first (SQS: the visibility timeout its receives ask for); ``None`` where
+    receiving hides nothing."""
 
     def __init__(self, alias: str, correlation: Correlation | None = None) -> None:
         self.alias = alias
@@ -174,6 +181,10 @@ class Queue(ABC):
     def close(self) -> None:
         """Release connections; the queue may be opened again later."""
         return
+
+    def backlog(self) -> int | None:
+        """About how many messages wait to be received now, if the broker says (SQS)."""
+        return None
 
     def problems(self) -> str | None:
         """Something to tell a user whose wait on this queue timed out, if anything."""

@@ -3,7 +3,9 @@
 The endpoint comes from settings: ``asyncbdd.sqs.endpoint`` (LocalStack, a shared moto),
 or ``asyncbdd.sqs.region`` alone for AWS itself, or, with neither, the embedded moto
 server, where asyncbdd creates the queues it is asked for. A queue given as a full URL is
-used as it is, on AWS or wherever the URL points.
+used as it is, on AWS or wherever the URL points. A queue whose other consumers' messages
+reading could harm (a redrive policy, FIFO groups) is read through a tap, or refused
+(:mod:`asyncbdd.queues.sqs_sharing`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from asyncbdd.infra.sqs_server import (
     RETRIES,
     call_timeouts,
     check_reachable,
+    embedded_sqs_running,
     shared_embedded_sqs,
+    sns_client,
     sqs_client,
 )
 from asyncbdd.queues.base import (
@@ -40,15 +44,28 @@ from asyncbdd.queues.base import (
     QueueUnavailable,
 )
 from asyncbdd.queues.message import Message, parse_body
+from asyncbdd.queues.sqs_sharing import (
+    INSPECTED_ATTRIBUTES,
+    QueueUnsafeToShare,
+    SnsTap,
+    find_subscription,
+    hazards,
+)
 from asyncbdd.secrets import mask_url, mask_urls_in
 
 if TYPE_CHECKING:
+    from types_boto3_sns.client import SNSClient
     from types_boto3_sqs.client import SQSClient
 
 __all__ = ["SqsQueue"]
 
 LONGEST_POLL = 20
 """SQS's longest long poll, in seconds."""
+HIDES_RECEIVED_FOR = 120
+"""The visibility timeout of asyncbdd's receives, in seconds: a reader deletes or gives
+back what it receives as soon as it has read past others' messages, so this only bounds
+how long another consumer's message stays hidden should the reader's process be killed
+meanwhile (rather than the queue's own visibility timeout, which may be hours)."""
 
 
 class SqsQueue(Queue):
@@ -61,6 +78,7 @@ class SqsQueue(Queue):
 
     kind = "SQS queue"
     reads_exclusively = True
+    hides_received_for = float(HIDES_RECEIVED_FOR)
 
     def __init__(
         self,
@@ -82,10 +100,37 @@ class SqsQueue(Queue):
         self._endpoint: str | None = None
         self._embedded = False
         self._lock = threading.Lock()
+        self._reading_url: str | None = None
+        """The URL it is read from once open: its own, or its tap's."""
+        self._tap: SnsTap | None = None
 
     def describe(self) -> str:
         where = mask_url(self.url or self._endpoint or "(not opened yet)")
-        return f"SQS queue {self.name!r} at {where}"
+        tap = " (read through a tap subscribed to its SNS topic)" if self._tap else ""
+        return f"SQS queue {self.name!r} at {where}{tap}"
+
+    @property
+    def holds_copies(self) -> bool:  # type: ignore[override]
+        """Whether it is read through a tap, whose messages are all copies."""
+        return self._tap is not None
+
+    @property
+    def read_from_scenario_start(self) -> bool:  # type: ignore[override]
+        """Whether it is read through a tap, which copies only what is published after it
+        is made: it must then be made, and read, from the first scenario's start.
+
+        Asking opens the queue (two calls, once) where it may already exist with
+        others' messages in it: on an endpoint of the settings, or the embedded server
+        once running. It does not read it.
+        """
+        if self._reading_url is None and (
+            self._given_url is not None
+            or get_settings().sqs_endpoint
+            or get_settings().sqs_region
+            or embedded_sqs_running()
+        ):
+            self.open()
+        return self._tap is not None
 
     @property
     def client(self) -> SQSClient:
@@ -96,12 +141,18 @@ class SqsQueue(Queue):
             return self._client
 
     def open(self) -> None:
+        """Find (or, on the embedded server, create) the queue, and choose how to read it
+        (:meth:`_choose_reading`); raise :class:`QueueUnsafeToShare` if no way is safe."""
         client = self.client
-        if self.url is not None:
-            self._call("read the attributes of", client.get_queue_attributes, QueueUrl=self.url)
-            return
+        if self.url is None:
+            self.url = self._find(client)
+        if self._reading_url is None:
+            self._reading_url = self._choose_reading(client, self.url)
+
+    def _find(self, client: SQSClient) -> str:
         try:
-            self.url = client.get_queue_url(QueueName=self.name)["QueueUrl"]
+            url: str = client.get_queue_url(QueueName=self.name)["QueueUrl"]
+            return url
         except ClientError as error:
             if not _is_missing_queue(error):
                 raise self._unavailable("find", error) from None
@@ -113,9 +164,78 @@ class SqsQueue(Queue):
                 ) from None
             fifo = self.name.endswith(".fifo")
             attributes: dict[Any, str] = {"FifoQueue": "true"} if fifo else {}
-            self.url = client.create_queue(QueueName=self.name, Attributes=attributes)["QueueUrl"]
+            created: str = client.create_queue(QueueName=self.name, Attributes=attributes)[
+                "QueueUrl"
+            ]
+            return created
         except (BotoCoreError, OSError) as error:
             raise self._unavailable("find", error) from None
+
+    def _choose_reading(self, client: SQSClient, url: str) -> str:
+        """The URL to read: the queue's own, or that of a tap made now (see
+        :mod:`asyncbdd.queues.sqs_sharing` and the ``asyncbdd.sqs.sharing`` setting)."""
+        reply = self._call(
+            "read the attributes of",
+            client.get_queue_attributes,
+            QueueUrl=url,
+            AttributeNames=INSPECTED_ATTRIBUTES,
+        )
+        attributes = reply.get("Attributes", {})
+        sharing = get_settings().sqs_sharing
+        harms = hazards(attributes, embedded=self._embedded) if self.correlation.enabled else []
+        if sharing == "exclusive" or (sharing == "auto" and not harms):
+            return url
+        sns = self._sns_client()
+        subscription = self._call(
+            "find the SNS topic that feeds",
+            find_subscription,
+            sns=sns,
+            queue_arn=attributes.get("QueueArn", ""),
+            queue_policy=attributes.get("Policy"),
+        )
+        if subscription is None:
+            raise self._unsafe(harms, sharing)
+        tap = SnsTap(client, sns, subscription)
+        tap_url: str = self._call("make a tap of", tap.make, queue_name=self.name)
+        self._tap = tap
+        return tap_url
+
+    def _unsafe(self, harms: list[str], sharing: str) -> QueueUnsafeToShare:
+        where = f"The SQS queue {self.name!r} (alias {self.alias!r}) at {mask_url(self._endpoint)}"
+        if sharing == "tap":
+            return QueueUnsafeToShare(
+                f"{where} is to be read through a tap (asyncbdd.sqs.sharing = tap), but no SNS "
+                "topic delivers to it. Subscribe it to the topic its messages are published "
+                "to, or set asyncbdd.sqs.sharing = auto."
+            )
+        return QueueUnsafeToShare(
+            f"{where} has {' and '.join(harms)}. asyncbdd reads every message a queue holds "
+            "and gives back those of other consumers, so it does not read this one, and no "
+            "SNS topic delivers to it that it could tap instead. Safe ways: publish to it "
+            "through an SNS topic (asyncbdd then reads a private tap queue subscribed to "
+            "that topic, and never receives from the queue itself); give each test run a "
+            "queue of its own; or, if this run is the only one reading it, set "
+            "asyncbdd.sqs.sharing = exclusive."
+        )
+
+    def _sns_client(self) -> SNSClient:
+        if self._embedded:
+            return shared_embedded_sqs().sns_client()
+        settings = get_settings()
+        if self._given_url is not None:
+            region = _region_of(self._given_url) or settings.sqs_region
+            return sns_client(_endpoint_of(self._given_url), region)
+        return sns_client(settings.sqs_endpoint, settings.sqs_region)
+
+    def backlog(self) -> int | None:
+        reply = self._call(
+            "read the attributes of",
+            self.client.get_queue_attributes,
+            QueueUrl=self._require_reading_url(),
+            AttributeNames=["ApproximateNumberOfMessages"],
+        )
+        count = reply.get("Attributes", {}).get("ApproximateNumberOfMessages")
+        return int(count) if count is not None and count.isdigit() else None
 
     def receive(self, wait: float) -> list[Message]:
         client = self.client
@@ -125,9 +245,10 @@ class SqsQueue(Queue):
         reply = self._call(
             "receive from",
             client.receive_message,
-            QueueUrl=self._require_url(),
+            QueueUrl=self._require_reading_url(),
             MaxNumberOfMessages=10,
             WaitTimeSeconds=max(0, min(LONGEST_POLL, int(wait), longest)),
+            VisibilityTimeout=HIDES_RECEIVED_FOR,
             MessageAttributeNames=["All"],
             AttributeNames=["SentTimestamp"],
         )
@@ -138,7 +259,7 @@ class SqsQueue(Queue):
             self._call(
                 "delete from",
                 self.client.delete_message_batch,
-                QueueUrl=self._require_url(),
+                QueueUrl=self._require_reading_url(),
                 Entries=[{"Id": str(i), "ReceiptHandle": m.receipt} for i, m in batch],
             )
 
@@ -147,7 +268,7 @@ class SqsQueue(Queue):
             self._call(
                 "release messages to",
                 self.client.change_message_visibility_batch,
-                QueueUrl=self._require_url(),
+                QueueUrl=self._require_reading_url(),
                 Entries=[
                     {"Id": str(i), "ReceiptHandle": m.receipt, "VisibilityTimeout": hide_for}
                     for i, m in batch
@@ -175,12 +296,17 @@ class SqsQueue(Queue):
         server that served it may have stopped with the run.
         """
         with self._lock:
+            tap, self._tap, self._reading_url = self._tap, None, None
             client = self._client if self._own_client else None
             if client is not None:
                 self._client = None
                 self.url, self._endpoint, self._embedded = self._given_url, None, False
-        if client is not None:
-            client.close()
+        try:
+            if tap is not None:
+                self._call("remove the tap of", tap.remove)
+        finally:
+            if client is not None:
+                client.close()
 
     def broker(self) -> str:
         return f"SQS at {mask_url(self._endpoint or self.url or 'AWS')}"
@@ -215,6 +341,12 @@ class SqsQueue(Queue):
             self.open()
         assert self.url is not None
         return self.url
+
+    def _require_reading_url(self) -> str:
+        if self._reading_url is None:
+            self.open()
+        assert self._reading_url is not None
+        return self._reading_url
 
     def _call(self, action: str, method: Any, **request: Any) -> Any:
         try:
