@@ -12,16 +12,18 @@ system under test consumes is never read). It sorts each message by correlation 
   released back to the queue for their owner; the reader then pauses a moment so that
   the owner's reader gets them, and hides a message it keeps seeing a little longer each
   time, so that one nobody takes does not keep a reader spinning. It releases them only
-  once it has read on past them (see :data:`SWEEP_LIMIT`), so that its own messages
-  behind a crowd of others' (messages of finished scenarios of another process, which no
-  reader will take) are found at once. Every message a reader receives is delivered or
-  given back: none stays hidden for the queue's visibility timeout (but a poison
-  message read again in the same scenario, below);
+  once it has read on past them (a *sweep*, see :meth:`_Reader._sweep`), so that its own
+  messages behind a crowd of others' (messages of finished scenarios of another process,
+  which no reader will take) are found in one pass over the queue, as fast as a plain
+  client reading it through. Every message a reader receives is delivered or given back:
+  none stays hidden once the sweep ends (but a poison message read again in the same
+  scenario, below);
 * a *poison* message, whose body cannot be read (not UTF-8, nested too deep, too large,
   or not JSON while the correlation id is a body field) so that its owner is unknown, is
   listed as skipped with the reason in every wait of the scenario, and given back at most
-  once per scenario: read again in the same scenario, it is left hidden for the queue's
-  visibility timeout. It is never deleted: it is not known to be ours. One whose
+  once per scenario: read again in the same scenario, it is left hidden for as long as a
+  receive hides a message (:attr:`~asyncbdd.queues.base.Queue.hides_received_for`). It
+  is never deleted: it is not known to be ours. One whose
   correlation id is in an attribute/header is sorted by it like any other (the
   scenario's own counts as an arrival, its body shown as not JSON, and why).
 
@@ -84,12 +86,13 @@ UNANSWERED_AFTER = 1.0
 as a broker that does not answer."""
 LONGEST_HIDE = 10
 """Longest a released foreign message is hidden from our reader, in seconds."""
-SWEEP_LIMIT = 10
-"""Receives a reader makes at once after one that brought others' messages, holding those
-it gets meanwhile, before it gives them back (every one it received that is not its own:
-none is dropped). A queue that returns its oldest messages first (moto) would otherwise
-show it the same others' messages again and again, and ours behind them only once those
-were hidden."""
+SWEEP_SLACK = 20
+"""Messages a sweep reads beyond the queue's backlog at its start before it gives others'
+back: what arrived meanwhile, and the backlog's approximation (SQS counts approximately)."""
+SWEEP_MARGIN = 10.0
+"""Seconds before the queue would show a held message again (its
+:attr:`~asyncbdd.queues.base.Queue.hides_received_for`) at which a sweep stops and gives
+back what it holds, so that it never meets its own held messages again."""
 RELEASE_PAUSE = 1.1
 """Seconds a reader pauses after giving messages back, so that their owner's reader gets
 them rather than this one again: a waiting long poll notices a message made visible again
@@ -283,9 +286,18 @@ class _Reader(threading.Thread):
                 del _readers[id(self.queue)]
 
     def _sweep(self) -> bool:
-        """Read until no more of others' messages come (at most :data:`SWEEP_LIMIT`
-        receives after the first), then give those back; return whether any is visible
-        again at once.
+        """Read on past others' messages, holding them, then give them back; return
+        whether any is visible again at once.
+
+        A receive that brings others' messages starts a sweep: the reader goes on
+        receiving at once, delivering its own as they come, until a receive brings none of
+        others' (it has read past them), or it has read as many as the queue held when
+        the sweep began (:meth:`~asyncbdd.queues.base.Queue.backlog`, plus
+        :data:`SWEEP_SLACK`: others' new messages arriving all the time never make a
+        sweep last longer), or the queue would soon show held messages again. A queue
+        that returns its oldest messages first (moto) would otherwise show the reader the
+        same others' messages again and again, and its own behind them only once those
+        were hidden.
 
         Every message received is delivered (ours, leftovers) or given back (others'),
         whatever fails: a batch that could not be sorted is given back whole.
@@ -294,14 +306,20 @@ class _Reader(threading.Thread):
         unsorted: list[Message] = []
         try:
             unsorted = self.queue.receive(READ_WAIT)
-            for receives in range(SWEEP_LIMIT + 1):
+            started, read, limit = time.monotonic(), 0, None
+            hold = self.queue.hides_received_for
+            while True:
+                read += len(unsorted)
                 theirs = _deliver(self.queue, unsorted) if unsorted else []
                 unsorted = []
                 others += theirs
-                if (
-                    not (theirs and self.queue.reads_exclusively)
-                    or receives == SWEEP_LIMIT
-                    or self.stopping.is_set()
+                if not (theirs and self.queue.reads_exclusively) or self.stopping.is_set():
+                    break
+                if limit is None:
+                    backlog = self.queue.backlog()
+                    limit = read + (backlog if backlog is not None else 0) + SWEEP_SLACK
+                if read >= limit or (
+                    hold is not None and time.monotonic() - started > hold - SWEEP_MARGIN
                 ):
                     break
                 unsorted = self.queue.receive(0)
@@ -317,6 +335,7 @@ def _deliver(queue: Queue, messages: Sequence[Message]) -> list[Message]:
     A poison message whose correlation id cannot be read (its body cannot be, and the id
     is in a body field) is nobody's known message: it is listed like others' and given
     back at most once per scenario (:func:`_give_poison_back`).
+    A queue that holds copies (a tap) deletes others' messages too: they are nobody's.
     """
     with _lock:
         current = _current[0]
@@ -333,9 +352,13 @@ def _deliver(queue: Queue, messages: Sequence[Message]) -> list[Message]:
             leftovers.append(message)
         else:
             others.append(message)
-    queue.delete(keep + leftovers)
+    queue.delete(keep + leftovers + (others if queue.holds_copies else []))
     scope = None if current is None else current.correlation_id
-    back = [m for m in others if not _is_poison(queue, m) or _give_poison_back(m, scope)]
+    back = [
+        m
+        for m in others
+        if not queue.holds_copies and (not _is_poison(queue, m) or _give_poison_back(m, scope))
+    ]
     if current is None:
         return back
     with current.changed:
@@ -375,7 +398,7 @@ def _give_poison_back(message: Message, scope: str | None) -> bool:
     """Whether to give a poison message back now: the first time it is read in a scenario
     (``scope``, its correlation id; ``None`` between scenarios), so that the system's own
     consumer, or a later scenario, sees it. Read again in the same scenario, it stays
-    hidden for the queue's visibility timeout."""
+    hidden for as long as a receive hides a message."""
     with _lock:
         if message.message_id in _poison and _poison[message.message_id] == scope:
             return False

@@ -211,6 +211,7 @@ class CrowdedQueue(Queue):
         self.messages = messages
         self.visible = {message.message_id for message in messages}
         self.released: list[str] = []
+        self.received: list[str] = []
         self.released_before_ours: list[str] | None = None
         self.changed = threading.Condition()
 
@@ -225,7 +226,12 @@ class CrowdedQueue(Queue):
             self.changed.wait_for(lambda: self.visible, timeout=wait)
             batch = [m for m in self.messages if m.message_id in self.visible][:10]
             self.visible -= {message.message_id for message in batch}
+            self.received += [message.message_id for message in batch]
             return batch
+
+    def backlog(self) -> int:
+        with self.changed:
+            return len(self.visible)
 
     def delete(self, messages: Sequence[Message]) -> None:
         with self.changed:
@@ -245,16 +251,18 @@ class CrowdedQueue(Queue):
         raise NotImplementedError("the test fills the queue when it makes it")
 
 
+@pytest.mark.parametrize("crowd", [25, 300])
 def test_a_message_behind_a_crowd_of_others_is_read_before_they_are_given_back(
-    uid: str,
+    uid: str, crowd: int
 ) -> None:
-    """Others' messages are held until the reader has read past them (up to 10 receives),
-    so its own message behind more of them than one receive returns is found at once."""
+    """Others' messages are held until the reader has read past them, however many the
+    queue held when it began, so that its own message behind them is found in one pass:
+    each of theirs received once before ours, none given back before."""
     alias = f"crowded-{uid}"
     with asyncbdd.scenario("behind the crowd") as state:
         others = [
             Message(alias, f'{{"n": {n}}}', message_id=f"m{n}", correlation_id="someone-else")
-            for n in range(25)
+            for n in range(crowd)
         ]
         ours = Message(
             alias, '{"n": "ours"}', message_id="ours", correlation_id=state.correlation_id
@@ -270,6 +278,7 @@ def test_a_message_behind_a_crowd_of_others_is_read_before_they_are_given_back(
             unregister_queue(alias)
     assert message is ours
     assert queue.released_before_ours == []
+    assert queue.received[: crowd + 1] == [m.message_id for m in others] + ["ours"]
     assert sorted(queue.released[: len(others)]) == sorted(m.message_id for m in others)
 
 
