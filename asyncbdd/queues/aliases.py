@@ -22,8 +22,7 @@ import threading
 from asyncbdd.config import get_settings
 from asyncbdd.errors import ConfigurationError, UnknownName
 from asyncbdd.queues.base import Queue
-from asyncbdd.queues.kafka import KafkaTopic
-from asyncbdd.queues.sqs import SqsQueue
+from asyncbdd.queues.transports import Transport, transport_named, transports
 from asyncbdd.secrets import mask_url
 
 __all__ = [
@@ -73,20 +72,17 @@ def queue_named(alias: str) -> Queue:
     if spec is None:
         raise UnknownName("queue", alias, alias_names(), HOW_TO_REGISTER)
     settings = get_settings()
+    transport = _transport_of(alias, spec)
     identity = (
         alias,
         spec,
         settings.queues_correlation,
-        settings.sqs_endpoint,
-        settings.sqs_region,
-        settings.sqs_unwrap_sns,
-        settings.kafka_bootstrap_servers,
-        repr(sorted(settings.kafka_options.items())),
+        *(repr(getattr(settings, name)) for name in transport.settings),
     )
     with _lock:
         queue = _configured.get(identity)
         if queue is None:
-            queue = _configured[identity] = queue_from_spec(alias, spec)
+            queue = _configured[identity] = transport.build(alias, _target_of(spec))
         return queue
 
 
@@ -107,18 +103,27 @@ def close_queues() -> None:
 
 
 def queue_from_spec(alias: str, spec: str) -> Queue:
-    """A queue from its configuration text: ``sqs:NAME``, ``sqs:URL`` or ``kafka:TOPIC``."""
-    kind, colon, name = spec.partition(":")
-    kind, name = kind.strip().lower(), name.strip()
-    if colon and name and kind == "sqs":
-        return SqsQueue(alias, name)
-    if colon and name and kind == "kafka":
-        return KafkaTopic(alias, name)
+    """A queue from its configuration text, ``SCHEME:TARGET``: ``sqs:NAME``, ``sqs:URL``,
+    ``kafka:TOPIC``, or the form of another registered transport."""
+    return _transport_of(alias, spec).build(alias, _target_of(spec))
+
+
+def _transport_of(alias: str, spec: str) -> Transport:
+    scheme, colon, target = spec.partition(":")
+    try:
+        if colon and target.strip():
+            return transport_named(scheme.strip().lower())
+    except UnknownName:
+        pass
+    forms = "; ".join(f"{t.forms} ({t.describes})" for t in transports())
     raise ConfigurationError(
         f"Queue alias {alias!r} = {mask_url(spec)!r} is not understood (setting "
-        "asyncbdd.queues). "
-        "Write sqs:QUEUE-NAME, sqs:QUEUE-URL or kafka:TOPIC, e.g. 'billing = sqs:billing'."
+        f"asyncbdd.queues). Write SCHEME:TARGET, e.g. 'billing = sqs:billing': {forms}."
     )
+
+
+def _target_of(spec: str) -> str:
+    return spec.partition(":")[2].strip()
 
 
 _lock = threading.Lock()

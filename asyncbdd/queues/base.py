@@ -135,6 +135,9 @@ class Queue(ABC):
 
     kind = "queue"
     """What it is, for messages: "SQS queue", "Kafka topic"."""
+    noun = "queue"
+    """What features call it: "the billing queue", "the "orders" topic" (one of
+    :data:`~asyncbdd.queues.transports.NOUNS`)."""
     read_from_scenario_start = False
     """Whether a reader must run from the start of every scenario: true where a reader
     started later would miss what was sent before (Kafka readers start at the end)."""

@@ -355,13 +355,12 @@ def _describe(
 def _names(aliases: Sequence[str]) -> str:
     if len(aliases) == 1:
         return _name(aliases[0])
-    if any(queue_named(alias).kind == "Kafka topic" for alias in aliases):
+    if any(queue_named(alias).noun != "queue" for alias in aliases):
         names = [_name(alias) for alias in aliases]
         return ", ".join(names[:-1]) + f" and {names[-1]}"
     return "the " + ", ".join(aliases[:-1]) + f" and {aliases[-1]} queues"
 
 
 def _name(alias: str) -> str:
-    return (
-        f'the "{alias}" topic' if queue_named(alias).kind == "Kafka topic" else f"the {alias} queue"
-    )
+    noun = queue_named(alias).noun
+    return f"the {alias} queue" if noun == "queue" else f'the "{alias}" {noun}'

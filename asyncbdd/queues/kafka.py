@@ -36,6 +36,7 @@ from asyncbdd.queues.base import (
     QueueUnavailable,
 )
 from asyncbdd.queues.message import Message
+from asyncbdd.queues.transports import Transport, register_transport
 from asyncbdd.secrets import mask_url, mask_urls_in
 
 __all__ = ["KafkaTopic"]
@@ -65,6 +66,7 @@ class KafkaTopic(Queue):
     """
 
     kind = "Kafka topic"
+    noun = "topic"
     read_from_scenario_start = True
 
     def __init__(
@@ -365,6 +367,19 @@ class KafkaTopic(Queue):
             "cluster runs and that asyncbdd.kafka.bootstrap_servers and asyncbdd.kafka.options "
             "are right."
         )
+
+
+register_transport(
+    Transport(
+        scheme="kafka",
+        build=KafkaTopic,
+        forms="kafka:TOPIC",
+        describes="a Kafka topic, on the embedded broker or the bootstrap servers set",
+        settings=("kafka_bootstrap_servers", "kafka_options"),
+        extra="kafka",
+        module=__name__,
+    )
+)
 
 
 def _answers(consumer: KafkaConsumer, seconds: float) -> bool:

@@ -51,6 +51,7 @@ from asyncbdd.queues.sqs_sharing import (
     find_subscription,
     hazards,
 )
+from asyncbdd.queues.transports import Transport, register_transport
 from asyncbdd.secrets import mask_url, mask_urls_in
 
 if TYPE_CHECKING:
@@ -411,6 +412,18 @@ class SqsQueue(Queue):
             sent_at=_seconds(raw.get("Attributes", {}).get("SentTimestamp")),
             receipt=raw.get("ReceiptHandle"),
         )
+
+
+register_transport(
+    Transport(
+        scheme="sqs",
+        build=SqsQueue,
+        forms="sqs:QUEUE-NAME, sqs:QUEUE-URL",
+        describes="an SQS queue, on the embedded server, the endpoint set, or AWS",
+        settings=("sqs_endpoint", "sqs_region", "sqs_unwrap_sns", "sqs_sharing"),
+        module=__name__,
+    )
+)
 
 
 def _unwrap_sns(body: str, attributes: dict[str, str]) -> tuple[str, dict[str, str]]:

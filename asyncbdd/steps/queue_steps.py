@@ -46,6 +46,7 @@ from asyncbdd.queues import (
     fail_at_once_if_message,
     send_message,
 )
+from asyncbdd.queues.transports import NOUNS
 from asyncbdd.scenario import current_scenario
 from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration} and co.)
 from asyncbdd.steps.decorators import given, then, when
@@ -66,13 +67,13 @@ def parse_queue_names(text: str) -> list[str]:
     return [name.strip('"') for name in re.findall(_ALIAS, text) if name != "and"]
 
 
-@parse.with_pattern(r"queue|topic")
+@parse.with_pattern("|".join(NOUNS))
 def parse_queue_word(text: str) -> str:
-    """What the feature calls the alias: a queue or a topic."""
+    """What the feature calls the alias: a queue, a topic, a stream ..."""
     return text
 
 
-@parse.with_pattern(r"queues|topics")
+@parse.with_pattern("|".join(f"{noun}s" for noun in NOUNS))
 def parse_queues_word(text: str) -> str:
     """What the feature calls several aliases."""
     return text

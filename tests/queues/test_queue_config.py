@@ -76,7 +76,8 @@ def test_queue_from_spec_rejects_what_it_does_not_understand(spec: str) -> None:
     message = str(raised.value)
     assert f"Queue alias 'billing' = {spec!r} is not understood" in message
     assert "asyncbdd.queues" in message
-    assert "sqs:QUEUE-NAME, sqs:QUEUE-URL or kafka:TOPIC" in message
+    assert "kafka:TOPIC (a Kafka topic" in message
+    assert "sqs:QUEUE-NAME, sqs:QUEUE-URL (an SQS queue" in message
 
 
 def test_unknown_alias_lists_the_known_aliases(configure: Configure, uid: str) -> None:

@@ -1,0 +1,158 @@
+"""Transports: the kinds of queue an alias can name, each one module plus a registration.
+
+An alias's configuration text is ``SCHEME:TARGET`` (``billing = sqs:billing``). The
+scheme picks a :class:`Transport`, which builds the :class:`~asyncbdd.queues.base.Queue`
+for the target. A transport registers itself when its module is imported::
+
+    register_transport(Transport(
+        scheme="amqp",
+        build=AmqpQueue,
+        forms="amqp:EXCHANGE, amqp:queue/QUEUE",
+        describes="a RabbitMQ exchange, tapped, or a queue",
+        extra="rabbitmq",
+    ))
+
+The built-in transports' modules are imported on first use of their scheme, so a
+missing client library is an error naming the extra that installs it, met only by a run
+that uses the transport. Another package's transports are found through the
+``asyncbdd.transports`` entry point group (each entry point names a module that
+registers its transports when imported).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
+
+from asyncbdd.errors import ConfigurationError, UnknownName
+
+if TYPE_CHECKING:
+    from asyncbdd.queues.base import Queue
+
+__all__ = [
+    "NOUNS",
+    "Transport",
+    "register_transport",
+    "transport_named",
+    "transports",
+]
+
+NOUNS = ("queue", "topic", "stream", "subject", "channel")
+"""What features may call an alias ("the billing queue", "the "orders" topic"): a
+queue's :attr:`~asyncbdd.queues.base.Queue.noun` is one of them, so that a step can name
+it."""
+ENTRY_POINT_GROUP = "asyncbdd.transports"
+
+_BUILT_IN = {
+    "sqs": ("asyncbdd.queues.sqs", None),
+    "kafka": ("asyncbdd.queues.kafka", "kafka"),
+}
+"""Scheme -> (module that registers it, the extra that installs its client library)."""
+
+
+@dataclass(frozen=True)
+class Transport:
+    """One kind of queue: how an alias's ``SCHEME:TARGET`` becomes a queue, and its words.
+
+    ``build(alias, target)`` makes the queue; ``forms`` and ``describes`` go into errors
+    and the phrase catalogue (``sqs:QUEUE-NAME, sqs:QUEUE-URL``, "an SQS queue");
+    ``settings`` are the
+    names of the settings whose change makes a new queue (the queue is built once per
+    alias and value of each); ``extra`` names the pip extra installing its client.
+    """
+
+    scheme: str
+    build: Callable[[str, str], Queue]
+    forms: str
+    describes: str
+    settings: tuple[str, ...] = ()
+    extra: str | None = None
+    module: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.scheme.isidentifier() or self.scheme != self.scheme.lower():
+            raise ConfigurationError(
+                f"Transport scheme {self.scheme!r} must be a lower-case word (sqs, amqp)."
+            )
+
+
+def register_transport(transport: Transport, *, replace: bool = False) -> None:
+    """Make ``SCHEME:TARGET`` aliases build ``transport``'s queues."""
+    with _lock:
+        known = _registered.get(transport.scheme)
+        if known is not None and not replace and known.module != transport.module:
+            raise ConfigurationError(
+                f"A transport {transport.scheme!r} is already registered (by "
+                f"{known.module or 'Python'}); register each scheme once, or pass replace=True."
+            )
+        _registered[transport.scheme] = transport
+
+
+def transport_named(scheme: str) -> Transport:
+    """The transport of ``scheme``, importing its module on first use.
+
+    Raises :class:`~asyncbdd.errors.UnknownName` listing the schemes for an unknown
+    one, and :class:`~asyncbdd.errors.ConfigurationError` naming the extra to install
+    when its client library is missing.
+    """
+    with _lock:
+        found = _registered.get(scheme)
+    if found is not None:
+        return found
+    _import_module_of(scheme)
+    with _lock:
+        found = _registered.get(scheme)
+    if found is None:
+        raise UnknownName(
+            "queue scheme",
+            scheme,
+            sorted({*_BUILT_IN, *_registered, *_entry_point_names()}),
+            "Write SCHEME:TARGET, e.g. 'billing = sqs:billing' (setting asyncbdd.queues), "
+            "or register a transport (asyncbdd.queues.transports.register_transport).",
+        )
+    return found
+
+
+def transports() -> list[Transport]:
+    """Every transport that can be used here (a built-in one whose client is installed,
+    or one registered), by scheme."""
+    for scheme in sorted({*_BUILT_IN, *_entry_point_names()}):
+        try:
+            _import_module_of(scheme)
+        except ConfigurationError:
+            continue
+    with _lock:
+        return [_registered[scheme] for scheme in sorted(_registered)]
+
+
+def _import_module_of(scheme: str) -> None:
+    built_in = _BUILT_IN.get(scheme)
+    if built_in is not None:
+        module, extra = built_in
+    else:
+        named = [point for point in entry_points(group=ENTRY_POINT_GROUP) if point.name == scheme]
+        if not named:
+            return
+        module, extra = named[0].value, None
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name is not None and module.startswith(error.name):
+            raise  # the transport's own module is missing: a packaging error
+        install = f"pip install 'asyncbdd[{extra}]'" if extra else f"install {error.name}"
+        raise ConfigurationError(
+            f"Queues of scheme {scheme!r} need the Python package {error.name!r}, which is "
+            f"not installed: {install}."
+        ) from None
+
+
+def _entry_point_names() -> set[str]:
+    return {point.name for point in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+_lock = threading.Lock()
+_registered: dict[str, Transport] = {}
