@@ -30,21 +30,21 @@ from asyncbdd.errors import ConfigurationError
 from asyncbdd.hooks import install_hooks
 from asyncbdd.queues import KafkaTopic, SqsQueue, queue_named
 
+# What the features' phrases mean. Registered as the file loads, so that listing the
+# phrases (asyncbdd phrases, or behave --dry-run) shows them without starting anything.
+sql_probe("the order status", "SELECT status FROM orders WHERE id = :order_id")
+sql_probe('the status of order "{order_id}"', "SELECT status FROM orders WHERE id = :order_id")
+sql_probe(
+    'the stock of product "{product_id}"',
+    "SELECT quantity FROM inventory WHERE product_id = :product_id",
+)
+snapshot_source('the inventory of product "{product_id}"', table="inventory", ignore=["updated_at"])
+ignore_columns("inventory", "updated_at")
+
 
 def before_all(context: Any) -> None:
     url = context.config.userdata.get("demo.url", os.environ.get("ASYNCBDD_DEMO_URL"))
     context.order_service_url = _service_elsewhere(context, url) if url else _start_service(context)
-
-    sql_probe("the order status", "SELECT status FROM orders WHERE id = :order_id")
-    sql_probe('the status of order "{order_id}"', "SELECT status FROM orders WHERE id = :order_id")
-    sql_probe(
-        'the stock of product "{product_id}"',
-        "SELECT quantity FROM inventory WHERE product_id = :product_id",
-    )
-    snapshot_source(
-        'the inventory of product "{product_id}"', table="inventory", ignore=["updated_at"]
-    )
-    ignore_columns("inventory", "updated_at")
 
 
 def after_all(context: Any) -> None:

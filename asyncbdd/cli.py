@@ -1,5 +1,9 @@
 """The ``asyncbdd`` command.
 
+``asyncbdd phrases`` prints the phrase catalogue (:mod:`asyncbdd.phrases`) and ``asyncbdd
+config`` the settings in force and where each came from (:mod:`asyncbdd.settings_report`),
+both for the project in the current directory, starting nothing.
+
 ``asyncbdd infra up`` runs the embedded SQS server and Kafka broker until Ctrl-C or SIGTERM,
 for local development and for several test processes (behave runs, a system under test
 started on its own) that share one set of brokers. Once both are up it prints the settings
@@ -21,11 +25,14 @@ from pathlib import Path
 from types import FrameType, TracebackType
 
 from asyncbdd import __version__
+from asyncbdd.behave_project import ProjectLoadFailed
 from asyncbdd.config import ENVIRONMENT_PREFIX, PREFIX
 from asyncbdd.errors import AsyncBddError
 from asyncbdd.infra.kafka_broker import EmbeddedKafka
 from asyncbdd.infra.run_scoped import EmbeddedService
 from asyncbdd.infra.sqs_server import EMBEDDED_REGION, ENDPOINT_SETTING, EmbeddedSqs
+from asyncbdd.phrases import catalogue_of_current_directory
+from asyncbdd.settings_report import settings_report
 
 __all__ = ["main"]
 
@@ -47,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command is None:
         parser.print_help()
         return 0
+    if arguments.command == "phrases":
+        return _phrases(arguments)
+    if arguments.command == "config":
+        return _config(arguments)
     return _infra_up(arguments)
 
 
@@ -85,7 +96,62 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="also write the environment variables to PATH, one KEY=value a line",
     )
+    phrases = commands.add_parser(
+        "phrases",
+        help="print every phrase a feature can use, with this project's names",
+        description=(
+            "Print every phrase of asyncbdd's steps in plain words, with an example and the "
+            "defaults in force, and, inside a project, its probes, snapshot subjects, queues, "
+            "traces, webhook receivers and own steps. Loads environment.py and the steps as "
+            "behave would; starts nothing."
+        ),
+    )
+    phrases.add_argument(
+        "--format", choices=["markdown", "html"], default="markdown",
+        help="Markdown (default), or one self-contained HTML page for a wiki",
+    )  # fmt: skip
+    _add_defines(phrases)
+    config = commands.add_parser(
+        "config",
+        help="print the settings in force, where each came from, and what would start",
+        description=(
+            "Print every asyncbdd setting in force here, where it came from (default, config "
+            "file, ASYNCBDD_* variable, -D), secrets masked, and which embedded services a run "
+            "would start. Starts nothing."
+        ),
+    )
+    _add_defines(config)
     return parser
+
+
+def _add_defines(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-D", "--define", action="append", default=[], metavar="NAME=VALUE", dest="defines",
+        help="a setting as behave -D gives it, e.g. -D asyncbdd.timeout_scale=2",
+    )  # fmt: skip
+
+
+def _phrases(arguments: argparse.Namespace) -> int:
+    try:
+        text = catalogue_of_current_directory(arguments.format, arguments.defines)
+    except ProjectLoadFailed as error:
+        print(f"asyncbdd phrases: {error}", file=sys.stderr)
+        return 1
+    except AsyncBddError as error:
+        print(f"asyncbdd phrases: {error}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    return 0
+
+
+def _config(arguments: argparse.Namespace) -> int:
+    try:
+        text = settings_report(arguments.defines)
+    except AsyncBddError as error:
+        print(f"asyncbdd config: {error}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    return 0
 
 
 def _port(text: str) -> int:

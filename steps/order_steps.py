@@ -21,16 +21,19 @@ from asyncbdd.webhooks import webhook_url
 
 @given('product "{product_id}" has {quantity:d} in stock')
 def step_product_has_stock(context: Any, product_id: str, quantity: int) -> None:
+    """Sets the product's stock through the service's inventory API."""
     _call(context, "PUT", f"/api/inventory/{product_id}", {"quantity": quantity})
 
 
 @when('a customer orders {quantity:d} of product "{product_id}"')
 def step_customer_orders(context: Any, quantity: int, product_id: str) -> None:
+    """Places an order through the service's API, as a customer would."""
     _place_order(context, {"product_id": product_id, "quantity": quantity})
 
 
 @when('a customer orders {quantity:d} of product "{product_id}" for {amount:g}')
 def step_customer_orders_for(context: Any, quantity: int, product_id: str, amount: float) -> None:
+    """Places an order for the given amount."""
     _place_order(context, {"product_id": product_id, "quantity": quantity, "amount": amount})
 
 
@@ -40,12 +43,14 @@ def step_customer_orders_for(context: Any, quantity: int, product_id: str, amoun
 def step_customer_places_order(
     context: Any, order_id: str, quantity: int, product_id: str, amount: float
 ) -> None:
+    """Places an order under the given order id."""
     order = {"order_id": order_id, "product_id": product_id, "quantity": quantity}
     _place_order(context, {**order, "amount": amount})
 
 
 @given('the order service calls the "{receiver}" webhook on "{event}"')
 def step_service_calls_webhook(context: Any, receiver: str, event: str) -> None:
+    """Registers the receiver's URL with the service for the event, for this scenario."""
     registered = _call(
         context, "POST", "/webhooks", {"url": webhook_url(receiver), "events": [event]}
     )
