@@ -34,6 +34,9 @@ __all__ = [
     "load_settings",
     "load_settings_later",
     "set_settings",
+    "setting_key",
+    "setting_sources",
+    "shown_settings",
 ]
 
 PREFIX = "asyncbdd."
@@ -116,12 +119,25 @@ class Settings:
     secrets_names: tuple[str, ...] = ()
     """Names whose values are secret besides those :mod:`asyncbdd.secrets` knows (token,
     password, api key, ...): headers, query parameters, options named so are masked."""
+    transport_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """The options of other transports, as given: ``asyncbdd.amqp.url`` is
+    ``{"amqp": {"url": ...}}``; each transport declares and checks its own
+    (:func:`asyncbdd.queues.transports.transport_options`)."""
+    progress: str = "auto"
+    """Whether long waits print progress lines: ``auto`` (when stderr is a terminal),
+    ``always`` (a CI log), ``never``."""
+    progress_after: float = 5.0
+    """How long a wait runs before it prints its first progress line."""
+    progress_every: float = 5.0
+    """How often a long wait prints a progress line after the first."""
 
     def __post_init__(self) -> None:
         for name in _BOUNDED_DURATIONS:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                0 <= value < math.inf
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (0 <= value < math.inf)
             ):
                 raise ConfigurationError(
                     f"Setting asyncbdd.{name} = {value!r} is invalid: it must be a finite "
@@ -139,11 +155,7 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
     def __repr__(self) -> str:
-        names = tuple(self.secrets_names)
-        shown = ", ".join(
-            f"{item.name}={_shown_value(item.name, getattr(self, item.name), names)!r}"
-            for item in dataclasses.fields(self)
-        )
+        shown = ", ".join(f"{name}={value!r}" for name, value in shown_settings(self).items())
         return f"Settings({shown})"
 
 
@@ -159,24 +171,49 @@ def load_settings(
     behave's userdata holds a team's own keys too); ``environ`` holds ``ASYNCBDD_*``
     variables. An unknown ``asyncbdd.*`` key is an error with a close-match suggestion.
     """
-    raw: dict[str, tuple[object, str]] = {}
-    for key, value in (file_values or {}).items():
-        if key.startswith(PREFIX):
-            raw[_field_name(key, "setup.cfg [behave.userdata]")] = (value, f"{key} in setup.cfg")
-    environment = os.environ if environ is None else environ
-    for variable, value in environment.items():
-        if variable.startswith(ENVIRONMENT_PREFIX):
-            name = variable[len(ENVIRONMENT_PREFIX) :].lower()
-            if name in _CONVERTERS:
-                raw[name] = (value, f"environment variable {variable}")
-            elif not name.startswith(("test_", "demo_")):
-                warnings.warn(_unknown_message(variable, "environment variable"), stacklevel=2)
-    for key, value in (overrides or {}).items():
-        if key.startswith(PREFIX):
-            raw[_field_name(key, "-D")] = (value, f"-D {key}")
+    raw, unknown = _gathered(file_values, environ, overrides)
+    for variable in unknown:
+        warnings.warn(_unknown_message(variable, "environment variable"), stacklevel=2)
     names = _secret_names_in(raw)
     values = {name: _converted(name, value, origin, names) for name, (value, origin) in raw.items()}
     return Settings(**values)
+
+
+def setting_sources(
+    *,
+    file_values: Mapping[str, object] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> dict[str, str]:
+    """Where :func:`load_settings`, given the same sources, takes each setting from.
+
+    Every setting name maps to ``"default"`` or to the place that set it last, as error
+    messages name it: ``"asyncbdd.timeout in setup.cfg"``, ``"environment variable
+    ASYNCBDD_GRACE"``, ``"-D asyncbdd.timeout_scale"``.
+    """
+    raw, _ = _gathered(file_values, environ, overrides)
+    return {
+        item.name: raw[item.name][1] if item.name in raw else "default"
+        for item in dataclasses.fields(Settings)
+    }
+
+
+def setting_key(name: str) -> str:
+    """The key a team writes for setting ``name``: ``asyncbdd.sqs.endpoint`` for
+    ``sqs_endpoint``, ``asyncbdd.timeout_scale`` for ``timeout_scale``."""
+    group, underscore, rest = name.partition("_")
+    if underscore and group in _GROUPS:
+        return f"{PREFIX}{group}.{rest}"
+    return PREFIX + name
+
+
+def shown_settings(settings: Settings) -> dict[str, object]:
+    """Each setting's value, by name, as output may show it: secrets masked."""
+    names = tuple(settings.secrets_names)
+    return {
+        item.name: _shown_value(item.name, getattr(settings, item.name), names)
+        for item in dataclasses.fields(settings)
+    }
 
 
 def get_settings() -> Settings:
@@ -238,12 +275,62 @@ _environment_read: dict[str, str] = {}
 """The ``ASYNCBDD_*`` setting variables as they were when the settings were loaded."""
 
 
+def _gathered(
+    file_values: Mapping[str, object] | None,
+    environ: Mapping[str, str] | None,
+    overrides: Mapping[str, object] | None,
+) -> tuple[dict[str, tuple[object, str]], list[str]]:
+    """The raw value of each setting a source sets, later sources winning, with where it
+    came from; and the ``ASYNCBDD_*`` variables that name no setting."""
+    raw: dict[str, tuple[object, str]] = {}
+    unknown: list[str] = []
+    options: dict[str, dict[str, str]] = {}  # asyncbdd.<scheme>.<name> of a transport
+
+    def add(name: str, value: object, origin: str) -> None:
+        if name in _CONVERTERS:
+            raw[name] = (value, origin)
+            return
+        scheme, _, option = name.partition("_")
+        options.setdefault(scheme, {})[option] = str(value)
+        raw["transport_settings"] = (options, origin)
+
+    for key, value in (file_values or {}).items():
+        if key.startswith(PREFIX):
+            add(_field_name(key, "setup.cfg [behave.userdata]"), value, f"{key} in setup.cfg")
+    environment = os.environ if environ is None else environ
+    for variable, value in environment.items():
+        if variable.startswith(ENVIRONMENT_PREFIX):
+            name = variable[len(ENVIRONMENT_PREFIX) :].lower()
+            if name in _CONVERTERS or _is_transport_option(name):
+                add(name, value, f"environment variable {variable}")
+            elif not name.startswith(("test_", "demo_")):
+                unknown.append(variable)
+    for key, value in (overrides or {}).items():
+        if key.startswith(PREFIX):
+            add(_field_name(key, "-D"), value, f"-D {key}")
+    return raw, unknown
+
+
+def _is_transport_option(name: str) -> bool:
+    """Whether setting ``name`` (``amqp_url``) is an option of a transport's scheme
+    (``amqp``), which the transport declares and checks when it builds a queue."""
+    # Imported here: the queues package imports the settings.
+    from asyncbdd.queues.transports import schemes  # noqa: PLC0415
+
+    scheme, underscore, option = name.partition("_")
+    return bool(underscore and option) and scheme not in _GROUPS and scheme in schemes()
+
+
+_GROUPS = frozenset({"queues", "sqs", "kafka", "webhooks", "traces", "secrets", "progress"})
+"""Setting names whose first word groups them: ``sqs_endpoint`` is ``asyncbdd.sqs.endpoint``."""
+
+
 def _our_variables(environment: Mapping[str, str]) -> dict[str, str]:
     return {
         name: value
         for name, value in environment.items()
-        if name.startswith(ENVIRONMENT_PREFIX) and name[len(ENVIRONMENT_PREFIX) :].lower()
-        in _CONVERTERS
+        if name.startswith(ENVIRONMENT_PREFIX)
+        and name[len(ENVIRONMENT_PREFIX) :].lower() in _CONVERTERS
     }
 
 
@@ -296,6 +383,7 @@ _SCALE_RULE = (
 )
 _BOUNDED_DURATIONS = (
     "timeout", "max_interval", "scenario_budget", "grace", "settle", "connect_timeout",
+    "progress_after", "progress_every",
 )  # fmt: skip
 
 
@@ -306,6 +394,14 @@ def _optional_text(value: object) -> str | None:
 
 SQS_SHARING = ("auto", "tap", "exclusive")
 """The ways to read a shared SQS queue (setting ``asyncbdd.sqs.sharing``)."""
+PROGRESS_MODES = ("auto", "always", "never")
+"""When long waits print progress lines (setting ``asyncbdd.progress``)."""
+
+
+def _transport_settings(value: object) -> dict[str, dict[str, str]]:
+    if not isinstance(value, Mapping):
+        raise ValueError("give each option as asyncbdd.SCHEME.NAME (asyncbdd.amqp.url)")
+    return {str(scheme): dict(options) for scheme, options in value.items()}
 
 
 def _one_of(value: object, choices: tuple[str, ...]) -> str:
@@ -479,6 +575,10 @@ _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "traces_table": _optional_text,
     "traces_order_by": _trace_order,
     "secrets_names": _names,
+    "transport_settings": _transport_settings,
+    "progress": lambda value: _one_of(value, PROGRESS_MODES),
+    "progress_after": _seconds,
+    "progress_every": _positive_seconds,
 }
 _NAMED_CONVERTERS: dict[str, Callable[[object, tuple[str, ...]], Any]] = {
     "kafka_options": _kafka_options,
@@ -508,6 +608,16 @@ def _shown_value(name: str, value: object, names: tuple[str, ...]) -> object:
         shown: object = None
     elif name not in _HOLDING_NAMES and is_secret_name(name, names):
         shown = mask_value(value)
+    elif isinstance(value, Mapping) and name == "transport_settings":
+        shown = {
+            scheme: {
+                option: _shown_value(option, text, names)
+                if is_secret_name(option, names)
+                else mask_url(text, extra_names=names)
+                for option, text in options.items()
+            }
+            for scheme, options in value.items()
+        }
     elif isinstance(value, Mapping) and name == "queues":
         # aliases are no secrets, but a queue's URL may hold one
         shown = {alias: mask_url(spec, extra_names=names) for alias, spec in value.items()}
@@ -550,14 +660,18 @@ _MAY_HOLD_URL = re.compile(r"://|[@?]")
 
 def _field_name(key: str, origin: str) -> str:
     name = key[len(PREFIX) :].replace(".", "_").replace("-", "_")
-    if name not in _CONVERTERS:
+    if name not in _CONVERTERS and not _is_transport_option(name):
         raise ConfigurationError(_unknown_message(key, f"setting (from {origin})"))
     return name
 
 
 def _unknown_message(name: str, kind: str) -> str:
     prefix = ENVIRONMENT_PREFIX if name.startswith(ENVIRONMENT_PREFIX) else PREFIX
-    fields = [field.upper() if prefix == ENVIRONMENT_PREFIX else field for field in _CONVERTERS]
+    fields = [
+        field.upper() if prefix == ENVIRONMENT_PREFIX else field
+        for field in _CONVERTERS
+        if field != "transport_settings"  # given as asyncbdd.SCHEME.NAME
+    ]
     known = [prefix + field for field in fields]
     hint = suggest(name[len(prefix) :], fields)  # the shared prefix would make all look close
     message = f"Unknown asyncbdd {kind} {name!r}."

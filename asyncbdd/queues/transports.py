@@ -23,21 +23,26 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
-from asyncbdd.errors import ConfigurationError, UnknownName
+from asyncbdd.config import get_settings
+from asyncbdd.errors import ConfigurationError, UnknownName, suggest
+from asyncbdd.secrets import mask_url
 
 if TYPE_CHECKING:
     from asyncbdd.queues.base import Queue
 
 __all__ = [
     "NOUNS",
+    "Option",
     "Transport",
     "register_transport",
+    "schemes",
     "transport_named",
+    "transport_options",
     "transports",
 ]
 
@@ -49,9 +54,25 @@ ENTRY_POINT_GROUP = "asyncbdd.transports"
 
 _BUILT_IN = {
     "sqs": ("asyncbdd.queues.sqs", None),
+    "sns": ("asyncbdd.queues.sns", None),
     "kafka": ("asyncbdd.queues.kafka", "kafka"),
 }
 """Scheme -> (module that registers it, the extra that installs its client library)."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """A setting a transport declares, ``asyncbdd.SCHEME.NAME`` (``ASYNCBDD_SCHEME_NAME``).
+
+    ``convert`` turns the text given into the value (raising ``ValueError`` with what to
+    write); ``secret`` masks it in output (names like ``password`` are masked anyway, and
+    URLs lose their passwords).
+    """
+
+    default: object
+    doc: str
+    convert: Callable[[str], object] = str
+    secret: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,7 +83,8 @@ class Transport:
     and the phrase catalogue (``sqs:QUEUE-NAME, sqs:QUEUE-URL``, "an SQS queue");
     ``settings`` are the
     names of the settings whose change makes a new queue (the queue is built once per
-    alias and value of each); ``extra`` names the pip extra installing its client.
+    alias and value of each); ``options`` are its own settings, ``asyncbdd.SCHEME.NAME``
+    (:func:`transport_options`); ``extra`` names the pip extra installing its client.
     """
 
     scheme: str
@@ -70,6 +92,7 @@ class Transport:
     forms: str
     describes: str
     settings: tuple[str, ...] = ()
+    options: Mapping[str, Option] = field(default_factory=dict)
     extra: str | None = None
     module: str = field(default="", compare=False)
 
@@ -127,6 +150,42 @@ def transports() -> list[Transport]:
             continue
     with _lock:
         return [_registered[scheme] for scheme in sorted(_registered)]
+
+
+def schemes() -> set[str]:
+    """The schemes of every transport, built in, registered or installed (none imported)."""
+    with _lock:
+        registered = set(_registered)
+    return {*_BUILT_IN, *registered, *_entry_point_names()}
+
+
+def transport_options(scheme: str) -> dict[str, object]:
+    """The options of the transport of ``scheme`` in force: each declared
+    :class:`Option`'s default, or the setting ``asyncbdd.SCHEME.NAME`` converted.
+
+    Raises :class:`~asyncbdd.errors.ConfigurationError` naming the setting for an
+    option the transport does not declare (with the closest one) or a value it refuses.
+    """
+    transport = transport_named(scheme)
+    given = get_settings().transport_settings.get(scheme, {})
+    values = {name: option.default for name, option in transport.options.items()}
+    for name, text in given.items():
+        key = f"asyncbdd.{scheme}.{name}"
+        option = transport.options.get(name)
+        if option is None:
+            hint = suggest(name, transport.options)
+            known = ", ".join(f"asyncbdd.{scheme}.{known}" for known in transport.options)
+            raise ConfigurationError(
+                f"Unknown setting {key!r}."
+                + (f" Did you mean 'asyncbdd.{scheme}.{hint}'?" if hint else "")
+                + (f" The {scheme} transport knows: {known}." if known else "")
+            )
+        try:
+            values[name] = option.convert(text)
+        except ValueError as error:
+            shown = "(secret)" if option.secret else repr(mask_url(text))
+            raise ConfigurationError(f"Setting {key} = {shown} is invalid: {error}.") from None
+    return values
 
 
 def _import_module_of(scheme: str) -> None:

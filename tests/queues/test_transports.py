@@ -12,15 +12,17 @@ from pathlib import Path
 import pytest
 
 import asyncbdd
-from asyncbdd.config import Settings
+from asyncbdd.config import Settings, load_settings
 from asyncbdd.errors import ConfigurationError, WaitTimeout
 from asyncbdd.queues import Message, Queue, close_readers, expect_messages, send_message
 from asyncbdd.queues.aliases import queue_from_spec, queue_named
 from asyncbdd.queues.transports import (
     _BUILT_IN,
+    Option,
     Transport,
     register_transport,
     transport_named,
+    transport_options,
     transports,
 )
 
@@ -69,6 +71,10 @@ def memory_transport() -> Iterator[None]:
             build=MemoryStream,
             forms="memory:NAME",
             describes="a stream held in this process",
+            options={
+                "depth": Option(10, "records kept", int),
+                "url": Option("memory://local", "where it lives"),
+            },
             module=__name__,
         )
     )
@@ -137,3 +143,30 @@ def test_core_modules_name_no_transport() -> None:
         assert not imported & {"asyncbdd.queues.sqs", "asyncbdd.queues.kafka"}, name
         names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
         assert not names & {"SqsQueue", "KafkaTopic"}, name
+
+
+def test_a_transport_declares_its_options_and_settings_set_them(configure: Configure) -> None:
+    """``asyncbdd.SCHEME.NAME`` (or ``ASYNCBDD_SCHEME_NAME``) sets a declared option,
+    converted; the rest keep their defaults; a password in a URL option is masked."""
+    assert transport_options("memory") == {"depth": 10, "url": "memory://local"}
+    settings = configure(memory_depth="5", memory_url="memory://me:hunter2@host")
+    assert transport_options("memory") == {"depth": 5, "url": "memory://me:hunter2@host"}
+    assert "hunter2" not in repr(settings)
+    from_environment = load_settings(environ={"ASYNCBDD_MEMORY_DEPTH": "7"})
+    assert from_environment.transport_settings == {"memory": {"depth": "7"}}
+
+
+def test_an_unknown_or_invalid_option_names_the_setting(configure: Configure) -> None:
+    configure(memory_dept="5")
+    with pytest.raises(
+        ConfigurationError, match=r"'asyncbdd.memory.dept'.*'asyncbdd.memory.depth'"
+    ):
+        transport_options("memory")
+    configure(memory_depth="deep")
+    with pytest.raises(ConfigurationError, match=r"asyncbdd.memory.depth = 'deep' is invalid"):
+        transport_options("memory")
+
+
+def test_a_setting_of_no_transport_is_still_unknown() -> None:
+    with pytest.raises(ConfigurationError, match=r"setting \(from -D\) 'asyncbdd\.pigeon\.url'"):
+        load_settings(environ={}, overrides={"asyncbdd.pigeon.url": "x"})
