@@ -355,7 +355,7 @@ class SqsQueue(Queue):
         except ClientError as error:
             if _is_missing_queue(error):
                 raise QueueNotFound(
-                    f"The SQS queue {self.name!r} (alias {self.alias!r}) does not exist at "
+                    f"The {self.kind} {self.name!r} (alias {self.alias!r}) does not exist at "
                     f"{mask_url(self._endpoint or self.url)} (or was deleted). Create it, or "
                     "point the alias at the queue that exists (setting asyncbdd.queues)."
                 ) from None
@@ -368,7 +368,7 @@ class SqsQueue(Queue):
         reason = self._unanswered(error)
         if reason is not None:
             return BrokerUnreachable(
-                f"Could not {action} the SQS queue {self.name!r} (alias {self.alias!r}): "
+                f"Could not {action} the {self.kind} {self.name!r} (alias {self.alias!r}): "
                 f"{self.broker()} did not answer ({reason}: {mask_urls_in(str(error))}). "
                 "Check that the SQS service there runs and is not stopped or overloaded, or "
                 "set asyncbdd.sqs.endpoint to one that answers (leave it unset for the "
@@ -377,7 +377,7 @@ class SqsQueue(Queue):
                 reason=reason,
             )
         return QueueUnavailable(
-            f"Could not {action} the SQS queue {self.name!r} (alias {self.alias!r}) at "
+            f"Could not {action} the {self.kind} {self.name!r} (alias {self.alias!r}) at "
             f"{where}: {mask_urls_in(str(error))}. Check the credentials and permissions of "
             "the AWS configuration."
         )
