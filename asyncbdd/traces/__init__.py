@@ -24,7 +24,7 @@ and queue messages, ordered by time in one trace (:mod:`.evidence`)::
     )
 
 Modules: :mod:`.event` (one event), :mod:`.store` (the store interface), :mod:`.sql`,
-:mod:`.kafka`, :mod:`.http` and, with the ``otel`` extra, :mod:`.otel` (the stores),
+:mod:`.queue_store`, :mod:`.http` and, with the ``otel`` extra, :mod:`.otel` (the stores),
 :mod:`.names` (trace names), :mod:`.trace` (ordering), :mod:`.expectations` (what a
 check asserts), :mod:`.timeline` (the failure's timeline), :mod:`.checks` (the waits),
 :mod:`.evidence` (the scenario's evidence across channels).
@@ -59,7 +59,6 @@ from asyncbdd.traces.expectations import (
     WithinAfter,
 )
 from asyncbdd.traces.http import HttpTraceStore
-from asyncbdd.traces.kafka import KafkaTraceStore
 from asyncbdd.traces.names import (
     TRACE_STORES,
     ResolvedTrace,
@@ -68,6 +67,7 @@ from asyncbdd.traces.names import (
     trace_names,
     unregister_trace_store,
 )
+from asyncbdd.traces.queue_store import KafkaTraceStore, QueueTraceStore
 from asyncbdd.traces.sql import DEFAULT_COLUMNS, SqlTraceStore
 from asyncbdd.traces.store import TraceStore, TraceStoreUnavailable
 from asyncbdd.traces.timeline import render_timeline
@@ -83,6 +83,7 @@ __all__ = [
     "HttpTraceStore",
     "InOrder",
     "KafkaTraceStore",
+    "QueueTraceStore",
     "ResolvedTrace",
     "SqlTraceStore",
     "Trace",

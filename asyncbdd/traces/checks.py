@@ -32,10 +32,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from asyncbdd.config import get_settings
 from asyncbdd.durations import format_duration, to_seconds
+from asyncbdd.evidence.model import TraceTimeline
 from asyncbdd.scenario import current_scenario
 from asyncbdd.traces.event import TraceEvent
 from asyncbdd.traces.expectations import (
@@ -49,7 +51,7 @@ from asyncbdd.traces.expectations import (
 )
 from asyncbdd.traces.names import resolve_trace
 from asyncbdd.traces.store import TraceStore
-from asyncbdd.traces.timeline import render_timeline
+from asyncbdd.traces.timeline import trace_timeline
 from asyncbdd.traces.trace import Trace, read_trace
 from asyncbdd.tripwires import Tripwire
 from asyncbdd.wait import Seconds, WaitState, wait_stays, wait_until
@@ -327,18 +329,32 @@ class _Reader:
         trace = read_trace(self.store, self.correlation_id, order_by=self.order_by)
         return _Evidence(trace, self.expectation.evaluate(trace))
 
-    def explain(self, note: str | None = None) -> Callable[[WaitState[Any]], str | None]:
-        def explain(state: WaitState[Any]) -> str | None:
+    def explain(self, note: str | None = None) -> Callable[[WaitState[Any]], TraceTimeline | None]:
+        def explain(state: WaitState[Any]) -> TraceTimeline | None:
             if not isinstance(state.last_value, _Evidence):
                 return None
             evidence = state.last_value
-            lines = [line for line in (evidence.verdict.note, note) if line]
             trace = evidence.trace
-            lines.append(f"trace of correlation id {trace.correlation_id} in {trace.store}")
-            lines += render_timeline(trace, evidence.verdict, self.expectation.expected())
-            return "\n".join(lines)
+            return trace_timeline(
+                trace,
+                evidence.verdict,
+                self.expectation.expected(),
+                notes=[line for line in (evidence.verdict.note, note) if line],
+                deadline_ms=_deadline_ms(trace, state),
+            )
 
         return explain
+
+
+def _deadline_ms(trace: Trace, state: WaitState[Any]) -> float | None:
+    """The wait's deadline on the trace's timeline (milliseconds since its earliest
+    timestamp), when the trace has timestamps to place it by."""
+    started = trace.started
+    if started is None:
+        return None
+    now = datetime.now(started.tzinfo) if started.tzinfo else datetime.now()
+    deadline = now + timedelta(seconds=state.timeout - state.elapsed)
+    return (deadline - started).total_seconds() * 1000
 
 
 def _complete_and_met(evidence: _Evidence) -> bool:

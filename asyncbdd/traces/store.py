@@ -1,8 +1,8 @@
 """The one interface every trace store implements: the events of a correlation id.
 
 A store only reads; ordering and checking are the engine's. Implementations:
-:class:`~asyncbdd.traces.sql.SqlTraceStore` (a table), :class:`~asyncbdd.traces.kafka.
-KafkaTraceStore` (a topic), :class:`~asyncbdd.traces.http.HttpTraceStore` (a JSON
+:class:`~asyncbdd.traces.sql.SqlTraceStore` (a table), :class:`~asyncbdd.traces.queue_store.
+QueueTraceStore` (a queue or topic), :class:`~asyncbdd.traces.http.HttpTraceStore` (a JSON
 endpoint) and, with the ``otel`` extra, :class:`~asyncbdd.traces.otel.OtelTraceStore`
 (OpenTelemetry spans). A team with another store subclasses :class:`TraceStore`.
 """

@@ -18,61 +18,48 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from asyncbdd.evidence.model import ExpectedEvent, TimelineEvent, TraceTimeline
+from asyncbdd.evidence.text import MAX_TIMELINE_ROWS, timeline_lines
 from asyncbdd.traces.expectations import Verdict
 from asyncbdd.traces.trace import Trace
 
-__all__ = ["MAX_ROWS", "render_timeline"]
+__all__ = ["MAX_ROWS", "render_timeline", "trace_timeline"]
 
-MAX_ROWS = 60
+MAX_ROWS = MAX_TIMELINE_ROWS
 """Events shown at most; the rest are counted."""
-_GAP = "   "
 
 
 def render_timeline(trace: Trace, verdict: Verdict, expected: Sequence[str]) -> list[str]:
     """The timeline of ``trace`` with ``verdict``'s marks, and ``expected`` beside it."""
-    header = f"timeline (by {trace.order_by}):"
-    numbered = any(event.sequence is not None for event in trace.events)
-    left = [
-        _event_cells(trace, index, verdict, numbered) for index in range(min(len(trace), MAX_ROWS))
-    ]
-    widths = [max((len(row[column]) for row in left), default=0) for column in range(5)]
-    rendered = [_join(row, widths) for row in left]
-    if not trace.events:
-        rendered = ["(no events)"]
-    elif len(trace) > MAX_ROWS:
-        rendered.append(f"... {len(trace) - MAX_ROWS} more events")
-    right = [
-        f"{number} {event}" + ("  <- missing" if number - 1 in verdict.missing else "")
-        for number, event in enumerate(expected, 1)
-    ]
-    width = max([len(line) for line in rendered] + [len(header) - 2])
-    lines = [f"{header.ljust(width + 2)}{_GAP}expected:"]
-    for index in range(max(len(rendered), len(right))):
-        event = rendered[index] if index < len(rendered) else ""
-        wanted = right[index] if index < len(right) else ""
-        lines.append(f"  {event.ljust(width)}{_GAP}{wanted}".rstrip())
-    return lines
+    return timeline_lines(trace_timeline(trace, verdict, expected))
 
 
-def _event_cells(trace: Trace, index: int, verdict: Verdict, numbered: bool) -> list[str]:
-    event = trace.events[index]
-    offset = trace.offset_ms(index)
-    mark = verdict.marks.get(index)
-    sequence = "#?" if event.sequence is None else f"#{event.sequence}"
-    return [
-        "?" if offset is None else f"+{offset:,.0f} ms",
-        sequence if numbered else "",
-        event.service or "-",
-        event.type,
-        f"<- {mark}" if mark else "",
-    ]
-
-
-def _join(cells: list[str], widths: list[int]) -> str:
-    time, sequence, service, kind, mark = cells
-    numbered = f"{sequence.ljust(widths[1])}  " if widths[1] else ""
-    text = (
-        f"{time.rjust(widths[0])}  {numbered}{service.ljust(widths[2])}  "
-        f"{kind.ljust(widths[3])}  {mark.ljust(widths[4])}"
+def trace_timeline(
+    trace: Trace,
+    verdict: Verdict,
+    expected: Sequence[str],
+    *,
+    notes: Sequence[str] = (),
+    deadline_ms: float | None = None,
+) -> TraceTimeline:
+    """``trace`` with ``verdict``'s marks and ``expected`` beside it, as evidence."""
+    return TraceTimeline(
+        correlation_id=trace.correlation_id,
+        store=trace.store,
+        order_by=trace.order_by,
+        events=tuple(
+            TimelineEvent(
+                offset_ms=trace.offset_ms(index),
+                sequence=event.sequence,
+                service=event.service,
+                type=event.type,
+                mark=verdict.marks.get(index),
+            )
+            for index, event in enumerate(trace.events)
+        ),
+        expected=tuple(
+            ExpectedEvent(name, index in verdict.missing) for index, name in enumerate(expected)
+        ),
+        notes=tuple(notes),
+        deadline_ms=deadline_ms,
     )
-    return text.rstrip()

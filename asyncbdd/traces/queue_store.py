@@ -2,17 +2,17 @@
 
 ::
 
-    KafkaTraceStore("traces")                          # alias from asyncbdd.queues
-    KafkaTraceStore("audit", type_field="header:event_type", sequence_field="meta.seq")
+    QueueTraceStore("traces")                          # any alias of asyncbdd.queues
+    QueueTraceStore("audit", type_field="header:event_type", sequence_field="meta.seq")
 
 The events of a scenario are the messages of the alias that :mod:`asyncbdd.queues`
 attributes to it by their correlation id (setting ``asyncbdd.queues.correlation``): the
-topic is read from the start of every scenario, in the background, so no event is
+queue is read in the background (a topic from the start of every scenario), so no event is
 missed and none of another scenario's is counted. Reading waits on the scenario's inbox,
 so a check sees a new event the moment it arrives rather than at the next poll.
 
 Each field is a dotted path into the JSON body (``meta.seq``), ``header:NAME`` for a
-Kafka header (or SQS message attribute), or ``None`` when the messages do not carry it.
+message attribute or header, or ``None`` when the messages do not carry it.
 ``correlation_field`` selects events by a body field too: needed only to read another
 correlation id than the scenario's, or when queue correlation is ``off``.
 """
@@ -20,7 +20,9 @@ correlation id than the scenario's, or when queue correlation is ``off``.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Mapping
+from typing import Any
 
 from asyncbdd.errors import AsyncBddError, InvalidInput
 from asyncbdd.matching import MISSING, field_value, show_value
@@ -30,10 +32,10 @@ from asyncbdd.queues.message import NOT_JSON, Message
 from asyncbdd.traces.event import TraceEvent, make_event
 from asyncbdd.traces.store import TraceStore
 
-__all__ = ["KafkaTraceStore"]
+__all__ = ["KafkaTraceStore", "QueueTraceStore"]
 
 
-class KafkaTraceStore(TraceStore):
+class QueueTraceStore(TraceStore):
     """The messages of a queue alias, read as trace events.
 
     :param alias: a queue or topic alias of :mod:`asyncbdd.queues`.
@@ -93,7 +95,7 @@ class KafkaTraceStore(TraceStore):
             raise InvalidInput(
                 f"{self.describe()} holds the trace events of the running scenario only "
                 f"(correlation id {box.correlation_id}), not of {correlation_id}. To read "
-                "another correlation id, give KafkaTraceStore the body field that carries "
+                "another correlation id, give QueueTraceStore the body field that carries "
                 "it: correlation_field='correlation_id'."
             )
         return [self._event(message) for message in messages]
@@ -150,3 +152,16 @@ def _read(message: Message, spec: str | None) -> object:
         return None
     value = field_value(message.json, spec)
     return None if value is MISSING else value
+
+
+class KafkaTraceStore(QueueTraceStore):
+    """Deprecated name of :class:`QueueTraceStore`, which reads any queue alias."""
+
+    def __init__(self, alias: str, **fields: Any) -> None:
+        warnings.warn(
+            "KafkaTraceStore is now QueueTraceStore (it reads any queue alias); the old name "
+            "goes in the next release.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        super().__init__(alias, **fields)

@@ -1,4 +1,5 @@
-"""Trace events published on a Kafka topic of the embedded broker, read through a queue alias.
+"""Trace events published on a Kafka topic or an SQS queue of the embedded brokers, read
+through a queue alias.
 
 Each test uses a topic and alias of its own. The alias is configured before the scenario
 starts, so its reader starts with the scenario and no event published in it is missed.
@@ -25,6 +26,7 @@ from asyncbdd.errors import InvalidInput, WaitAborted
 from asyncbdd.queues import close_readers, send_message
 from asyncbdd.traces import (
     KafkaTraceStore,
+    QueueTraceStore,
     TraceEvent,
     expect_chain,
     expect_exactly_once,
@@ -34,7 +36,7 @@ from asyncbdd.traces import (
 CHAIN = ["order.created", "payment.completed", "notification.sent"]
 
 
-class SignallingKafkaStore(KafkaTraceStore):
+class SignallingKafkaStore(QueueTraceStore):
     """A Kafka trace store that signals each time it has read the scenario's messages."""
 
     def __init__(self, alias: str, **fields: Any) -> None:
@@ -54,13 +56,13 @@ def stop_readers_at_the_end() -> Iterator[None]:
     close_readers()
 
 
-@pytest.fixture
-def alias() -> str:
-    """A topic alias of this test's own, configured with short waits."""
+@pytest.fixture(params=["kafka", "sqs"])
+def alias(request: pytest.FixtureRequest) -> str:
+    """An alias of this test's own, of a Kafka topic or an SQS queue, with short waits."""
     uid = uuid.uuid4().hex[:10]
     name = f"traces-{uid}"
     overrides = {
-        "asyncbdd.queues": f"{name} = kafka:traces.{uid}",
+        "asyncbdd.queues": f"{name} = {request.param}:traces-{uid}",
         "asyncbdd.timeout": "10 seconds",
         "asyncbdd.grace": "0.1 seconds",
     }
@@ -98,7 +100,7 @@ def test_a_chain_is_read_from_the_topic_as_it_arrives(alias: str) -> None:
         thread.join(5)
     assert trace.types == CHAIN
     assert trace.events[0].service == "order"
-    assert trace.events[0].source.startswith(f"{alias} message traces.")
+    assert trace.events[0].source.startswith(f"{alias} message ")
 
 
 def test_events_out_of_order_on_the_topic_fail_at_once(alias: str) -> None:
@@ -107,7 +109,7 @@ def test_events_out_of_order_on_the_topic_fail_at_once(alias: str) -> None:
         publish(alias, "order.created", "notification.sent", "payment.completed")
         started = time.monotonic()
         with pytest.raises(WaitAborted) as raised:
-            expect_chain(CHAIN, trace=KafkaTraceStore(alias), timeout=30)
+            expect_chain(CHAIN, trace=QueueTraceStore(alias), timeout=30)
         assert time.monotonic() - started < 10
     message = str(raised.value)
     assert (
@@ -121,8 +123,8 @@ def test_another_scenarios_events_are_not_this_trace(alias: str) -> None:
     with asyncbdd.scenario("kafka isolation"):
         publish(alias, "payment.failed", "payment.completed", correlation_id="someone-else")
         publish(alias, *CHAIN)
-        expect_exactly_once("payment.completed", trace=KafkaTraceStore(alias))
-        expect_no_event("payment.failed", within=0.1, trace=KafkaTraceStore(alias))
+        expect_exactly_once("payment.completed", trace=QueueTraceStore(alias))
+        expect_no_event("payment.failed", within=0.1, trace=QueueTraceStore(alias))
 
 
 def test_fields_may_come_from_headers(alias: str) -> None:
@@ -130,7 +132,7 @@ def test_fields_may_come_from_headers(alias: str) -> None:
     with asyncbdd.scenario("kafka headers"):
         for number, kind in enumerate(CHAIN, 1):
             send_message(alias, {"seq": number}, key="ord-1", attributes={"event_type": kind})
-        store = KafkaTraceStore(
+        store = QueueTraceStore(
             alias,
             type_field="header:event_type",
             sequence_field="seq",
@@ -148,4 +150,10 @@ def test_another_correlation_id_needs_a_correlation_field(alias: str) -> None:
         asyncbdd.scenario("kafka other id"),
         pytest.raises(InvalidInput, match="correlation_field='correlation_id'"),
     ):
-        KafkaTraceStore(alias).events("someone-else")
+        QueueTraceStore(alias).events("someone-else")
+
+
+def test_the_old_name_still_works_and_says_it_is_deprecated(alias: str) -> None:
+    with pytest.warns(DeprecationWarning, match="QueueTraceStore"):
+        store = KafkaTraceStore(alias)
+    assert isinstance(store, QueueTraceStore)
