@@ -25,6 +25,7 @@ from asyncbdd.config import (
     shown_settings,
 )
 from asyncbdd.durations import format_duration
+from asyncbdd.queues.transports import transports
 from asyncbdd.secrets import mask_url
 
 __all__ = ["embedded_services", "settings_report"]
@@ -77,33 +78,14 @@ def settings_report(defines: Sequence[str] = (), environ: Mapping[str, str] | No
 
 def embedded_services(settings: Settings) -> list[tuple[str, str]]:
     """For each embedded service, its name and whether (and why) a run would start it."""
-
-    def aliases(kind: str) -> list[str]:
-        return sorted(
-            alias for alias, spec in settings.queues.items()
-            if spec.partition(":")[0].strip().lower() == kind
-        )  # fmt: skip
-
-    sqs = [alias for alias in aliases("sqs") if "://" not in settings.queues[alias]]
-    if not aliases("sqs"):
-        sqs_text = "not needed: no alias in asyncbdd.queues names an SQS queue"
-    elif settings.sqs_endpoint:
-        endpoint = mask_url(settings.sqs_endpoint, extra_names=settings.secrets_names)
-        sqs_text = f"not started: asyncbdd.sqs.endpoint is {endpoint}"
-    elif settings.sqs_region:
-        sqs_text = f"not started: asyncbdd.sqs.region {settings.sqs_region} means AWS itself"
-    elif not sqs:
-        sqs_text = "not started: every SQS alias is a queue URL, which names its endpoint"
-    else:
-        sqs_text = f"starts (moto, in the test process) on first use of {', '.join(sqs)}"
-    kafka = aliases("kafka")
-    if not kafka:
-        kafka_text = "not needed: no alias in asyncbdd.queues names a Kafka topic"
-    elif settings.kafka_bootstrap_servers:
-        servers = mask_url(settings.kafka_bootstrap_servers, extra_names=settings.secrets_names)
-        kafka_text = f"not started: asyncbdd.kafka.bootstrap_servers is {servers}"
-    else:
-        kafka_text = f"starts (librdkafka's mock cluster) on first use of {', '.join(kafka)}"
+    services = []
+    for transport in transports():
+        if transport.embedded is not None:
+            aliases = sorted(
+                alias for alias, spec in settings.queues.items()
+                if spec.partition(":")[0].strip().lower() == transport.scheme
+            )  # fmt: skip
+            services.append(transport.embedded(settings, aliases))
     port = "a free port" if settings.webhooks_port == 0 else f"port {settings.webhooks_port}"
     webhook_text = (
         f"starts when a scenario declares a webhook receiver, on {settings.webhooks_host}, {port}"
@@ -111,11 +93,7 @@ def embedded_services(settings: Settings) -> list[tuple[str, str]]:
     if settings.webhooks_public_url:
         public = mask_url(settings.webhooks_public_url, extra_names=settings.secrets_names)
         webhook_text += f", called by {public}"
-    return [
-        ("SQS server", sqs_text),
-        ("Kafka broker", kafka_text),
-        ("webhook capture server", webhook_text),
-    ]
+    return [*services, ("webhook capture server", webhook_text)]
 
 
 def _demo_service(

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, NoBrokersAvailable
 
-from asyncbdd.config import get_settings
+from asyncbdd.config import Settings, get_settings
 from asyncbdd.durations import format_duration
 from asyncbdd.errors import ConfigurationError, report_problem
 from asyncbdd.infra.kafka_broker import EmbeddedKafka, shared_embedded_kafka
@@ -377,9 +377,20 @@ register_transport(
         describes="a Kafka topic, on the embedded broker or the bootstrap servers set",
         settings=("kafka_bootstrap_servers", "kafka_options"),
         extra="kafka",
+        embedded=lambda settings, aliases: ("Kafka broker", _would_start(settings, aliases)),
         module=__name__,
     )
 )
+
+
+def _would_start(settings: Settings, aliases: Sequence[str]) -> str:
+    """Whether a run using the Kafka ``aliases`` would start the embedded broker, and why."""
+    if not aliases:
+        return "not needed: no alias in asyncbdd.queues names a Kafka topic"
+    if settings.kafka_bootstrap_servers:
+        servers = mask_url(settings.kafka_bootstrap_servers, extra_names=settings.secrets_names)
+        return f"not started: asyncbdd.kafka.bootstrap_servers is {servers}"
+    return f"starts (librdkafka's mock cluster) on first use of {', '.join(aliases)}"
 
 
 def _answers(consumer: KafkaConsumer, seconds: float) -> bool:

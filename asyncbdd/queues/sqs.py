@@ -26,7 +26,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from asyncbdd.config import get_settings
+from asyncbdd.config import Settings, get_settings
 from asyncbdd.infra.sqs_server import (
     RETRIES,
     call_timeouts,
@@ -421,9 +421,25 @@ register_transport(
         forms="sqs:QUEUE-NAME, sqs:QUEUE-URL",
         describes="an SQS queue, on the embedded server, the endpoint set, or AWS",
         settings=("sqs_endpoint", "sqs_region", "sqs_unwrap_sns", "sqs_sharing"),
+        embedded=lambda settings, aliases: ("SQS server", _would_start(settings, aliases)),
         module=__name__,
     )
 )
+
+
+def _would_start(settings: Settings, aliases: Sequence[str]) -> str:
+    """Whether a run using the SQS ``aliases`` would start the embedded server, and why."""
+    by_name = [alias for alias in aliases if "://" not in settings.queues[alias]]
+    if not aliases:
+        return "not needed: no alias in asyncbdd.queues names an SQS queue"
+    if settings.sqs_endpoint:
+        endpoint = mask_url(settings.sqs_endpoint, extra_names=settings.secrets_names)
+        return f"not started: asyncbdd.sqs.endpoint is {endpoint}"
+    if settings.sqs_region:
+        return f"not started: asyncbdd.sqs.region {settings.sqs_region} means AWS itself"
+    if not by_name:
+        return "not started: every SQS alias is a queue URL, which names its endpoint"
+    return f"starts (moto, in the test process) on first use of {', '.join(by_name)}"
 
 
 def _unwrap_sns(body: str, attributes: dict[str, str]) -> tuple[str, dict[str, str]]:

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
-from asyncbdd.config import get_settings
+from asyncbdd.config import Settings, get_settings
 from asyncbdd.errors import ConfigurationError, UnknownName, suggest
 from asyncbdd.secrets import mask_url
 
@@ -84,7 +84,10 @@ class Transport:
     ``settings`` are the
     names of the settings whose change makes a new queue (the queue is built once per
     alias and value of each); ``options`` are its own settings, ``asyncbdd.SCHEME.NAME``
-    (:func:`transport_options`); ``extra`` names the pip extra installing its client.
+    (:func:`transport_options`); ``extra`` names the pip extra installing its client;
+    ``embedded(settings, aliases)``, for a transport with an embedded broker, names it
+    and says whether a run with ``aliases`` of its scheme would start it, and why
+    (``("SQS server", "starts (moto, in the test process) on first use of billing")``).
     """
 
     scheme: str
@@ -94,6 +97,7 @@ class Transport:
     settings: tuple[str, ...] = ()
     options: Mapping[str, Option] = field(default_factory=dict)
     extra: str | None = None
+    embedded: Callable[[Settings, Sequence[str]], tuple[str, str]] | None = None
     module: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
