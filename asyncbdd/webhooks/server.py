@@ -21,6 +21,7 @@ busy sending its body reads the answer rather than a reset connection.
 from __future__ import annotations
 
 import contextlib
+import io
 import ipaddress
 import re
 import socket
@@ -41,6 +42,9 @@ __all__ = ["Request", "Response", "WebhookServer", "WebhookServerError", "is_loo
 
 IDLE_CONNECTION_SECONDS = 60
 """A kept-alive connection that sends nothing for this long is closed."""
+REQUEST_SECONDS = 10.0
+"""Longest a request may take to arrive, head and body, from its first byte: a client
+that trickles it (a slow loris) is disconnected then, and frees its thread."""
 STOP_SECONDS = 5.0
 """Longest :meth:`WebhookServer.stop` waits for the server's threads to end."""
 DRAIN_BYTES = 16 * 1024 * 1024
@@ -258,7 +262,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        self._paced = _Paced(self.connection, IDLE_CONNECTION_SECONDS)
+        self.rfile = io.BufferedReader(self._paced)
         self.server.track(self.connection, open_=True)
+
+    def handle_one_request(self) -> None:
+        self._paced.deadline = None  # the next request's clock starts at its first byte
+        super().handle_one_request()  # a read past the deadline closes the connection
 
     def finish(self) -> None:
         self.server.track(self.connection, open_=False)
@@ -371,14 +381,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         budget = DRAIN_BYTES if remaining is None else min(remaining, DRAIN_BYTES)
         deadline = time.monotonic() + DRAIN_SECONDS
+        self._paced.deadline = deadline
         with contextlib.suppress(OSError, ValueError):  # reset, timed out, or closed
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_WR)
             while budget > 0 and not self.server.stopping.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self.connection.settimeout(left)
                 dropped = self.rfile.read1(min(budget, 64 * 1024))
                 if not dropped:
                     break
@@ -399,6 +406,28 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (ConnectionError, TimeoutError):  # the client gave up waiting
             self.close_connection = True
+
+
+class _Paced(io.RawIOBase):
+    """A connection's bytes: each read waits at most ``idle`` seconds, and none goes past
+    the :attr:`deadline`, set :data:`REQUEST_SECONDS` after a request's first byte."""
+
+    def __init__(self, connection: socket.socket, idle: float) -> None:
+        self.connection, self.idle = connection, idle
+        self.deadline: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        wait = self.idle if self.deadline is None else self.deadline - time.monotonic()
+        if wait <= 0:
+            raise TimeoutError("the request took too long to arrive")
+        self.connection.settimeout(min(wait, self.idle))
+        count = self.connection.recv_into(buffer)
+        if count and self.deadline is None:
+            self.deadline = time.monotonic() + REQUEST_SECONDS
+        return count
 
 
 def _shut(connection: socket.socket) -> None:

@@ -21,7 +21,7 @@ from capture_client import send
 
 import asyncbdd
 from asyncbdd.config import Settings
-from asyncbdd.webhooks import Receiver, captures, sign, webhook_receiver
+from asyncbdd.webhooks import Receiver, captures, server, sign, webhook_receiver
 
 Configure = Callable[..., Settings]
 
@@ -403,3 +403,51 @@ class _Streamer:
             self.connection.shutdown(socket.SHUT_WR)
         except OSError:  # the server closed the connection: it will read no more
             pass
+
+
+@pytest.mark.parametrize("stalls_in", ["head", "body"])
+def test_a_request_that_trickles_in_is_cut_off_at_its_deadline(
+    configure: Configure, monkeypatch: pytest.MonkeyPatch, stalls_in: str
+) -> None:
+    """A client that sends a request a byte at a time (a slow loris) is disconnected
+    once the request has taken REQUEST_SECONDS from its first byte, whatever the pace of
+    its bytes, and the server goes on serving others."""
+    monkeypatch.setattr(server, "REQUEST_SECONDS", 0.3)
+    configure()
+    with asyncbdd.scenario("slow loris"):
+        receiver = webhook_receiver("hostile")
+        head = f"POST {receiver.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
+        if stalls_in == "body":
+            head += b"Content-Length: 100\r\n\r\n"
+        pending = b"X-Slow: " + b"a" * 200 if stalls_in == "head" else b"b" * 100
+        pace = threading.Event()  # never set: the slow client's pause between two bytes
+        with socket.create_connection(("127.0.0.1", _port(receiver)), timeout=5) as connection:
+            connection.sendall(head)
+            cut_off_after = None
+            for sent, byte in enumerate(pending):
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    cut_off_after = sent
+                    break
+                if pace.wait(0.02) or _closed(connection):
+                    cut_off_after = sent
+                    break
+        normal = _normal_call(receiver)
+    assert cut_off_after is not None, "the server kept reading the trickled request"
+    assert cut_off_after < len(pending) - 1
+    assert normal == 200
+
+
+def _closed(connection: socket.socket) -> bool:
+    """Whether the server closed ``connection`` (it reads an end, or a reset)."""
+    connection.setblocking(False)
+    try:
+        return connection.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    finally:
+        connection.setblocking(True)
+        connection.settimeout(5)
