@@ -15,18 +15,24 @@ by side in one run, against what a test suite would otherwise hand-write: an
    keep-alive connections or on a new connection per call; every call is counted and
    checked distinct. Baseline: a bare ``ThreadingHTTPServer`` whose handler appends to a
    list, the same clients.
+4. Memory while refusing: a client streams 200 MiB of chunks against the default 1 MiB
+   body limit, reading the 413 while it sends; the growth of this process's resident
+   memory (the server runs in its threads) from before the stream to its peak, sampled
+   as the client sends. Reference: the limit itself, what the server may hold of a body.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,10 +56,15 @@ CLIENT_THREADS = 8
 WAIT_LIMIT = 10.0
 """Deadline of every measured wait, in seconds; none comes near it."""
 RECEIVER = "payment-complete"
+MIB = 1024 * 1024
+STREAMED = 200 * MIB
+"""What the refused client offers to send, in bytes."""
+MEMORY_TARGET = 4 * MIB
+"""Most the resident memory may grow while the server refuses that stream."""
 
 
 def run(quick: bool) -> list[Result]:
-    """Measure every figure of this module: about 40 s, or 13 s with ``quick``."""
+    """Measure every figure of this module: about 45 s, or 15 s with ``quick``."""
     with settings_in_force(Settings()), _ListServer() as seed_server:  # built-in defaults
         try:
             _warm_up()
@@ -61,6 +72,7 @@ def run(quick: bool) -> list[Result]:
             results += _throughput(
                 (250 if quick else 500) * CLIENT_THREADS, rounds=1 if quick else 3
             )
+            results.append(_memory_refusing(rounds=2 if quick else 5))
         finally:
             stop_webhook_server()
     return results
@@ -361,6 +373,133 @@ class _Clients:
                 self._child.kill()
                 self._child.wait()
             self._stdout.close()
+
+
+# --------------------------------------------------------------------------------------
+# 3. Memory while refusing a stream far over the limit
+# --------------------------------------------------------------------------------------
+
+
+def _memory_refusing(rounds: int) -> Result:
+    limit = get_settings().webhooks_max_body_size
+    _refuse_stream(4 * MIB)  # the code paths of a refusal run once before measuring
+    small = _accept_small()
+    refusals = [_refuse_stream(STREAMED) for _ in range(rounds)]
+    worst = max(refusal.growth for refusal in refusals)
+    answered = all(refusal.status == 413 for refusal in refusals)
+    sent = median([refusal.sent / MIB for refusal in refusals])
+    return Result(
+        "RSS growth refusing 200 MiB chunked",
+        worst / MIB,
+        "MiB",
+        "body limit",
+        limit / MIB,
+        None,
+        target=f"<= {MEMORY_TARGET // MIB} MiB, 413 read",
+        met=worst <= MEMORY_TARGET and answered,
+        note=f"worst of {rounds} streams against the {limit / MIB:g} MiB default limit "
+        f"(VmRSS peak - before, sampled every MiB sent); the client read "
+        f"{'413 every time' if answered else 'NOT always 413'} while sending, and sent "
+        f"{sent:.1f} MiB (median) before the server closed; accepting a 2 KiB body: "
+        f"{small / MIB:+.2f} MiB",
+    )
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    status: int | None
+    growth: int
+    """Bytes the resident memory grew by, from before the stream to its peak."""
+    sent: int
+    """Bytes the client got to send before the server closed the connection."""
+
+
+def _refuse_stream(total: int) -> _Refusal:
+    with asyncbdd.scenario("webhook refusal"):
+        receiver = webhook_receiver(RECEIVER)
+        parts = urllib.parse.urlsplit(receiver.url)
+        head = f"POST {parts.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
+        head += b"Transfer-Encoding: chunked\r\n\r\n"
+        before = _resident()
+        with _Stream(parts.port or 80, head, _chunks(total)) as stream:
+            status = stream.answer()
+        growth = max(stream.peak, _resident()) - before
+    return _Refusal(status, growth, stream.sent)
+
+
+def _accept_small() -> int:
+    """Bytes the resident memory grew by while the server accepted one 2 KiB body."""
+    with asyncbdd.scenario("webhook small body"):
+        receiver = webhook_receiver(RECEIVER)
+        parts = urllib.parse.urlsplit(receiver.url)
+        before = _resident()
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+        try:
+            connection.request("POST", parts.path, b"x" * 2048, _HEADERS)
+            connection.getresponse().read()
+        finally:
+            connection.close()
+        return _resident() - before
+
+
+def _resident() -> int:
+    """This process's resident memory (VmRSS), in bytes."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("/proc/self/status has no VmRSS line")
+
+
+def _chunks(total: int, piece: int = 64 * 1024) -> Iterator[bytes]:
+    """``total`` bytes of chunks, one chunk object yielded again and again."""
+    chunk = b"%x\r\n" % piece + b"x" * piece + b"\r\n"
+    for _ in range(total // piece):
+        yield chunk
+    yield b"0\r\n\r\n"
+
+
+class _Stream:
+    """Sends ``head`` and every piece of ``pieces`` from a thread, while the caller reads
+    the answer; samples the resident memory every MiB sent."""
+
+    def __init__(self, port: int, head: bytes, pieces: Iterator[bytes]) -> None:
+        self.connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.head, self.pieces = head, pieces
+        self.sent = 0
+        self.peak = _resident()
+        self.thread = threading.Thread(target=self._send, daemon=True)
+
+    def __enter__(self) -> _Stream:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.thread.join(10)  # the server closes the connection after its drain
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+        self.thread.join(10)
+        self.connection.close()
+
+    def answer(self) -> int | None:
+        """The status of the first answer, read while the thread may still be sending."""
+        response = http.client.HTTPResponse(self.connection, method="POST")
+        try:
+            response.begin()
+        except OSError:
+            return None
+        finally:
+            response.close()
+        return response.status
+
+    def _send(self) -> None:
+        with contextlib.suppress(OSError):  # the server closed: it reads no more
+            self.connection.sendall(self.head)
+            for number, piece in enumerate(self.pieces):
+                self.connection.sendall(piece)
+                self.sent += len(piece)
+                if number % 16 == 0:
+                    self.peak = max(self.peak, _resident())
 
 
 # --------------------------------------------------------------------------------------
