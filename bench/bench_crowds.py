@@ -1,16 +1,16 @@
 """Crowded queues: how soon a step finds its message behind many of another run's.
 
-Each row fills two twin SQS queues on the embedded moto server with N messages of
-another run (correlation id ``another-run``, which no reader takes) and one message
-behind them. Baseline: a plain boto3 sweep of one twin, ``receive_message`` ten at a time
-without waiting, each received message hidden for 5 minutes, until the last message
-comes. Figure: the time from ``expect_messages`` starting to wait until it returns the
-scenario's message from the other twin, its reader started by that wait.
+Each row fills SQS queues on the embedded moto server with N messages of another run
+(correlation id ``another-run``, which no reader takes) and one message behind them.
+Baseline: a plain boto3 sweep of such a queue, ``receive_message`` ten at a time without
+waiting, each received message hidden for 5 minutes, until the last message comes (the
+mean of one sweep before and one after asyncbdd's). Figure: the time from
+``expect_messages`` starting to wait until it returns the scenario's message, its reader
+started by that wait.
 
 moto scans the whole queue on each receive (about 0.8 ms per message it holds), so
 reading past N messages costs about N²/12,500 seconds: the sweep is the floor on moto.
 Real SQS answers a receive in tens of milliseconds whatever the queue's depth.
-The baseline runs first, so the asyncbdd reader's own sweeps cannot slow it.
 """
 
 from __future__ import annotations
@@ -63,13 +63,11 @@ def run(quick: bool) -> list[Result]:
 
 
 def _find_times(client: SQSClient, crowd: int) -> tuple[float, float]:
-    """The plain sweep's and asyncbdd's time to reach a message behind ``crowd`` others."""
+    """The plain sweep's and asyncbdd's time to reach a message behind ``crowd`` others
+    (the sweep's the mean of one before and one after asyncbdd's, so that a machine
+    getting busier or quieter meanwhile moves both alike)."""
     run_id = uuid.uuid4().hex[:8]
-    plain_url = _crowded(client, f"crowd-plain-{run_id}", crowd)
-    client.send_message(QueueUrl=plain_url, MessageBody='{"n": "last"}')
-    started = time.perf_counter()
-    _sweep_until_last(client, plain_url)
-    plain = time.perf_counter() - started
+    before = _plain_sweep(client, f"crowd-plain-{run_id}", crowd)
     alias = f"crowd-{run_id}"
     ours_url = _crowded(client, alias, crowd)
     overrides = {"asyncbdd.queues": f"{alias} = sqs:{alias}", "asyncbdd.timeout": "4 minutes"}
@@ -82,9 +80,20 @@ def _find_times(client: SQSClient, crowd: int) -> tuple[float, float]:
             found = time.perf_counter() - started
     finally:
         close_readers()
-        for url in (plain_url, ours_url):
-            client.delete_queue(QueueUrl=url)
-    return plain, found
+        client.delete_queue(QueueUrl=ours_url)
+    after = _plain_sweep(client, f"crowd-plain-again-{run_id}", crowd)
+    return (before + after) / 2, found
+
+
+def _plain_sweep(client: SQSClient, name: str, crowd: int) -> float:
+    """Seconds a plain boto3 sweep takes to reach the last of ``crowd`` + 1 messages."""
+    url = _crowded(client, name, crowd)
+    client.send_message(QueueUrl=url, MessageBody='{"n": "last"}')
+    started = time.perf_counter()
+    _sweep_until_last(client, url)
+    took = time.perf_counter() - started
+    client.delete_queue(QueueUrl=url)
+    return took
 
 
 def _crowded(client: SQSClient, name: str, crowd: int) -> str:
