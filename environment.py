@@ -5,9 +5,11 @@ a few lines say what "the order status" and "the inventory of product X" mean.
 
 The demo service starts once per run, in-process, and is reached only through real
 transports: HTTP, SQL, Kafka (it reads "order.created"), SQS (it sends to billing,
-shipping and inventory), webhooks (signed calls on payment.completed) and its trace table
-(named in setup.cfg). The queue aliases are in setup.cfg; the brokers are the embedded
-ones unless settings name others, and the service is given whichever asyncbdd uses.
+shipping and inventory; or Redis streams, when the three aliases name streams: ``-D
+"asyncbdd.queues=billing = redis:stream/billing, ..."``), webhooks (signed calls on
+payment.completed) and its trace table (named in setup.cfg). The queue aliases are in
+setup.cfg; the brokers are the embedded ones unless settings name others, and the
+service is given whichever asyncbdd uses.
 ``-D demo.faults=wrong-quantity`` (or ``ASYNCBDD_DEMO_FAULTS``) makes it misbehave, to
 prove the features fail when they should.
 
@@ -25,10 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from asyncbdd import get_settings, ignore_columns, set_settings, snapshot_source, sql_probe
-from asyncbdd.demo import KafkaInput, OrderService, SqsOutput, parse_faults
+from asyncbdd.demo import QUEUES, KafkaInput, OrderService, RedisOutput, SqsOutput, parse_faults
+from asyncbdd.demo.order_messages import Output
 from asyncbdd.errors import ConfigurationError
 from asyncbdd.hooks import install_hooks
 from asyncbdd.queues import KafkaTopic, SqsQueue, queue_named
+from asyncbdd.queues.transports import transport_options
+
+REDIS_STREAM = "redis:stream/"
+"""How an alias names a Redis stream: the service then adds its messages to streams."""
 
 # What the features' phrases mean. Registered as the file loads, so that listing the
 # phrases (asyncbdd phrases, or behave --dry-run) shows them without starting anything.
@@ -86,9 +93,6 @@ def _start_service(context: Any) -> str:
         database_url = f"sqlite:///{Path(context.demo_directory.name) / 'orders.db'}"
         settings = settings.replace(database_url=database_url)
         set_settings(settings)
-    queues = {name: _sqs_queue(name) for name in ("billing", "shipping", "inventory")}
-    for queue in queues.values():
-        queue.open()
     orders = queue_named("order.created")
     assert isinstance(orders, KafkaTopic), "the demo reads orders from a Kafka topic"
     context.order_service = OrderService(
@@ -96,10 +100,7 @@ def _start_service(context: Any) -> str:
         faults=parse_faults(_faults(context)),
         jitter=(0.03, 0.1),
         kafka=KafkaInput(orders.bootstrap_servers, orders.topic, orders.options),
-        sqs=SqsOutput(
-            queue_urls={name: queue.url or "" for name, queue in queues.items()},
-            client=queues["billing"].client,
-        ),
+        output=_output(),
         late_message_delay=float(context.config.userdata.get("demo.late_message_delay", 8)),
         slow_step_delay=float(context.config.userdata.get("demo.slow_step_delay", 8)),
         webhook_secret=settings.webhooks_secret,
@@ -114,9 +115,25 @@ def _faults(context: Any) -> str:
     )
 
 
+def _output() -> Output:
+    """Where the service sends its messages: the queues the aliases name, SQS queues or,
+    all three being ``redis:stream/NAME``, Redis streams (the features are the same)."""
+    specs = {name: get_settings().queues.get(name, "") for name in QUEUES}
+    if all(spec.startswith(REDIS_STREAM) for spec in specs.values()):
+        streams = {name: spec.removeprefix(REDIS_STREAM) for name, spec in specs.items()}
+        return RedisOutput(str(transport_options("redis")["url"]), streams=streams)
+    queues = {name: _sqs_queue(name) for name in QUEUES}
+    for queue in queues.values():
+        queue.open()
+    return SqsOutput(
+        queue_urls={name: queue.url or "" for name, queue in queues.items()},
+        client=queues["billing"].client,
+    )
+
+
 def _sqs_queue(alias: str) -> SqsQueue:
     queue = queue_named(alias)
-    assert isinstance(queue, SqsQueue), f"the demo sends to SQS; {alias!r} is {queue!r}"
+    assert isinstance(queue, SqsQueue), f"the demo sends to SQS or Redis; {alias!r} is {queue!r}"
     return queue
 
 

@@ -8,8 +8,9 @@ Run it alone with ``python -m asyncbdd.demo``, or in-process::
         ...  # HTTP to service.url, SQL to service.database_url
 
 With ``kafka=KafkaInput("localhost:9092")`` it also reads orders from the ``order.created``
-topic; with ``sqs=SqsOutput(queue_urls={"billing": ..., "shipping": ..., "inventory": ...})``
-each paid order sends one message to each of those queues. Each paid order calls the URLs
+topic; with ``output=SqsOutput(queue_urls={"billing": ..., "shipping": ..., "inventory": ...})``
+each paid order sends one message to each of those queues (or, with
+``output=RedisOutput(url, streams={...})``, to those Redis streams). Each paid order calls the URLs
 registered with ``POST /webhooks`` (signed with ``webhook_secret=...``), and orders with a
 correlation id record their steps in the ``trace_events`` table.
 
@@ -29,8 +30,10 @@ from asyncbdd.demo.models import (
     Webhook,
     create_schema,
 )
+from asyncbdd.demo.order_messages import QUEUES
+from asyncbdd.demo.redis_output import RedisOutput
 from asyncbdd.demo.service import DEFAULT_DATABASE_URL, OrderService
-from asyncbdd.demo.sqs_output import QUEUES, SqsOutput
+from asyncbdd.demo.sqs_output import SqsOutput
 from asyncbdd.demo.webhooks import PAYMENT_COMPLETED, WEBHOOK_EVENTS
 
 __all__ = [
@@ -46,6 +49,7 @@ __all__ = [
     "Order",
     "OrderService",
     "OrderStatus",
+    "RedisOutput",
     "ServiceStateError",
     "SqsOutput",
     "TraceEvent",

@@ -19,8 +19,9 @@ from sqlalchemy import make_url
 from asyncbdd.demo.errors import TransportError
 from asyncbdd.demo.faults import Fault, parse_faults
 from asyncbdd.demo.kafka_input import ORDER_CREATED, KafkaInput
+from asyncbdd.demo.order_messages import QUEUES
 from asyncbdd.demo.service import DEFAULT_DATABASE_URL, DEFAULT_JITTER, OrderService
-from asyncbdd.demo.sqs_output import QUEUES, SqsOutput, sqs_client
+from asyncbdd.demo.sqs_output import SqsOutput, sqs_client
 
 if TYPE_CHECKING:
     from types_boto3_sqs.client import SQSClient

@@ -21,8 +21,8 @@ from asyncbdd.demo.faults import Fault
 from asyncbdd.demo.http_api import OrderApiServer
 from asyncbdd.demo.kafka_input import KafkaInput, KafkaOrderReader
 from asyncbdd.demo.models import create_schema
+from asyncbdd.demo.order_messages import OrderMessages, Output
 from asyncbdd.demo.pipeline import OrderJob, OrderPipeline, OrderRequest
-from asyncbdd.demo.sqs_output import OrderMessages, SqsOutput
 from asyncbdd.demo.webhooks import WebhookSender
 
 __all__ = ["DEFAULT_DATABASE_URL", "DEFAULT_JITTER", "OrderService", "ServiceStateError"]
@@ -40,9 +40,9 @@ class OrderService:
     Orders posted over HTTP are accepted at once (202), and orders published on Kafka are
     read as they come (with ``kafka``); a worker thread processes them later: stored as
     ``pending``, then ``paid``, their quantity taken from stock, then ``shipped``; an
-    unknown product or too little stock ends them ``failed``. With ``sqs``, a paid order
+    unknown product or too little stock ends them ``failed``. With an ``output``, a paid order
     sends one message each to the billing, inventory and shipping queues (see
-    :mod:`asyncbdd.demo.sqs_output` for when and what). A paid order calls every URL
+    :mod:`asyncbdd.demo.order_messages` for when and what). A paid order calls every URL
     registered for ``payment.completed`` (``POST /webhooks``; see
     :mod:`asyncbdd.demo.webhooks`). Orders with a correlation id record their steps in the
     ``trace_events`` table (see :mod:`asyncbdd.demo.pipeline`). The worker waits a random
@@ -61,7 +61,9 @@ class OrderService:
     :param seed: seeds the jitter, for reproducible timings.
     :param kafka: also read orders from this Kafka topic (see
         :mod:`asyncbdd.demo.kafka_input`); only those produced after :meth:`start`.
-    :param sqs: send each paid order's messages to these SQS queues.
+    :param output: send each paid order's messages there (:class:`SqsOutput`,
+        :class:`RedisOutput`).
+    :param sqs: the old name of ``output``.
     :param late_message_delay: seconds the ``late-billing-message`` fault holds a billing
         message back.
     :param connect_timeout: seconds :meth:`start` waits for Kafka to answer, and Kafka and
@@ -84,7 +86,8 @@ class OrderService:
         jitter: tuple[float, float] = DEFAULT_JITTER,
         seed: int | None = None,
         kafka: KafkaInput | None = None,
-        sqs: SqsOutput | None = None,
+        output: Output | None = None,
+        sqs: Output | None = None,
         late_message_delay: float = 8.0,
         connect_timeout: float = 5.0,
         webhook_secret: str | None = None,
@@ -114,7 +117,9 @@ class OrderService:
         self._rng = random.Random(seed)
         self._faults = frozenset(Fault(fault) for fault in faults)
         self._kafka = kafka
-        self._sqs = sqs
+        if output is not None and sqs is not None:
+            raise ValueError("pass the messages' output once: output=... (sqs= is its old name)")
+        self._output = output if output is not None else sqs
         self._late_message_delay = late_message_delay
         self._connect_timeout = connect_timeout
         self._webhook_secret = webhook_secret
@@ -139,9 +144,9 @@ class OrderService:
             create_schema(engine)
             sessions = sessionmaker(engine, expire_on_commit=False)
             messages = None
-            if self._sqs is not None:
+            if self._output is not None:
                 messages = OrderMessages(
-                    self._sqs,
+                    self._output,
                     late_message_delay=self._late_message_delay,
                     connect_timeout=self._connect_timeout,
                 )
