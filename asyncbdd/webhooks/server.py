@@ -227,7 +227,8 @@ class _HttpServer(ThreadingHTTPServer):
     def track(self, connection: socket.socket, *, open_: bool) -> None:
         with self._connections_lock:
             if open_:
-                self._connections[connection] = threading.current_thread()
+                thread = self._connections[connection] = threading.current_thread()
+                thread.name = f"asyncbdd-webhooks-{self.server_address[1]}-connection"
             else:
                 self._connections.pop(connection, None)
         if open_ and self.stopping.is_set():  # accepted while the server was stopping

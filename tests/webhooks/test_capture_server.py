@@ -312,14 +312,18 @@ def test_a_kept_alive_connection_carries_several_calls() -> None:
 def test_stop_ends_the_thread_of_a_kept_alive_connection() -> None:
     """stop() shuts down a connection its client keeps open and waits for the thread that
     served it: a stopped server leaves no thread behind."""
-    before = set(threading.enumerate())
     server = WebhookServer(lambda request: Response(200))
-    connection = http.client.HTTPConnection("127.0.0.1", _port(server.start()), timeout=10)
+    port = _port(server.start())
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         connection.request("POST", "/hooks/kept-alive", body=b"{}")
         assert connection.getresponse().read() == b""
+        serving = [
+            t for t in threading.enumerate() if t.name.startswith(f"asyncbdd-webhooks-{port}-")
+        ]
+        assert len(serving) == 1  # other tests' servers may be serving meanwhile
         server.stop()
-        assert set(threading.enumerate()) - before == set()
+        assert not serving[0].is_alive()
     finally:
         connection.close()
 
