@@ -15,6 +15,7 @@ from asyncbdd.queues import aliases
 
 DEFAULT_POSTGRESQL_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_MARIADB_URL = "mariadb+pymysql://root@127.0.0.1:3306/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +45,29 @@ def mariadb_url() -> str:
     )
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis server's URL (``ASYNCBDD_TEST_REDIS_URL``, default the local one),
+    once it answered a PING within 3 s; else skipped, as for PostgreSQL."""
+    redis = pytest.importorskip("redis", reason="pip install 'asyncbdd[redis]'")
+    url = os.environ.get("ASYNCBDD_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+        client.ping()
+        client.close()
+    except redis.RedisError as error:
+        _unreachable(f"Redis at {safe_url(url)} is not reachable within 3 s ({error}); start it, "
+                     "or point ASYNCBDD_TEST_REDIS_URL at a server.")  # fmt: skip
+    return url
+
+
+def _unreachable(message: str) -> None:
+    """Skip the test, or fail it under CI (a silently skipped server hides a broken build)."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def _reachable(name: str, url: str, connect_args: dict[str, object], fix: str) -> str:
     """``url``, once a connection to it succeeded within 3 s; else skip (fail under CI)."""
     try:
@@ -53,12 +77,9 @@ def _reachable(name: str, url: str, connect_args: dict[str, object], fix: str) -
         engine.dispose()
     except (SQLAlchemyError, ImportError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        message = (
+        _unreachable(
             f"{name} at {safe_url(url)} is not reachable within 3 s ({reason}); start it, {fix}."
         )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
     return url
 
 

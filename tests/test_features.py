@@ -114,7 +114,7 @@ MUST_FAIL_DIAGNOSTICS = {
     ],
     "A tripwire ends a later wait at once, naming it": [
         "Waited for: Then within 10 seconds the billing queue receives 2 messages",
-        "Failed because the scenario's tripwire tripped: the order status becomes \"paid\" (",
+        'Failed because the scenario\'s tripwire tripped: the order status becomes "paid" (',
         "into this wait; it read 'paid')",
         "billing: SQS queue",
     ],
@@ -166,6 +166,30 @@ def test_the_features_pass_unchanged_against_postgresql(
         with engine.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         engine.dispose()
+
+
+def test_the_features_pass_unchanged_with_the_messages_on_redis_streams(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Only the aliases change: the service adds its messages to Redis streams, which the
+    same queue phrases read."""
+    import redis  # noqa: PLC0415  (the redis_url fixture skips without it)
+
+    run = uuid.uuid4().hex[:8]
+    streams = {name: f"{name}-{run}" for name in ("billing", "shipping", "inventory")}
+    aliases = ", ".join(f"{name} = redis:stream/{stream}" for name, stream in streams.items())
+    defines = {
+        "asyncbdd.queues": f"{aliases}, order.created = kafka:order.created",
+        "asyncbdd.redis.url": redis_url,
+    }
+    try:
+        outcomes = run_behave(tmp_path, defines=defines, environment={})
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        client.delete(*streams.values())
+        client.close()
+    assert set(outcomes) == ALL_SCENARIOS
+    assert failed(outcomes) == set(), {name: outcomes[name].report for name in failed(outcomes)}
 
 
 def test_two_runs_sharing_the_brokers_see_only_their_own_messages(

@@ -56,6 +56,7 @@ _BUILT_IN = {
     "sqs": ("asyncbdd.queues.sqs", None),
     "sns": ("asyncbdd.queues.sns", None),
     "kafka": ("asyncbdd.queues.kafka", "kafka"),
+    "redis": ("asyncbdd.queues.redis_streams", "redis"),
 }
 """Scheme -> (module that registers it, the extra that installs its client library)."""
 
