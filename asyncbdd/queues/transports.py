@@ -57,6 +57,7 @@ _BUILT_IN = {
     "sns": ("asyncbdd.queues.sns", None),
     "kafka": ("asyncbdd.queues.kafka", "kafka"),
     "redis": ("asyncbdd.queues.redis_streams", "redis"),
+    "amqp": ("asyncbdd.queues.amqp", "rabbitmq"),
 }
 """Scheme -> (module that registers it, the extra that installs its client library)."""
 
