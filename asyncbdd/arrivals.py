@@ -29,19 +29,25 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Generic, NoReturn, Protocol, TypeVar
 
 from asyncbdd import probe_calls
 from asyncbdd.config import get_settings
 from asyncbdd.durations import format_duration
 from asyncbdd.errors import InvalidInput, TripwireTripped, WaitTimeout
+from asyncbdd.evidence import text as evidence_text
+from asyncbdd.evidence.model import ArrivalEntry, ChannelArrivals, Evidence, Notes, Section
+from asyncbdd.evidence.progress import progress_for
+from asyncbdd.evidence.record import record_wait
 from asyncbdd.tripwires import current_tripwires
 
 __all__ = [
     "MAX_LISTED",
     "Arrival",
     "Channel",
+    "Look",
     "Matcher",
     "Watch",
     "check_count",
@@ -53,7 +59,7 @@ __all__ = [
     "wait_waking",
 ]
 
-MAX_LISTED = 10
+MAX_LISTED = evidence_text.MAX_LISTED
 """Arrivals listed per channel in a failure; the rest are counted."""
 WAKE_EVERY = probe_calls.WAKE_EVERY
 """Longest a waiting thread blocks at once. A signal (Ctrl-C) that arrives just as the
@@ -91,6 +97,8 @@ class Channel(ABC, Generic[A]):
 
     noun = "message"
     """What arrives here, in the singular: "message", "call"."""
+    kind = "channel"
+    """What sort of channel it is, as evidence names it: "queue", "webhook"."""
 
     def __init__(self, key: str, title: str) -> None:
         self.key = key
@@ -129,14 +137,25 @@ class Channel(ABC, Generic[A]):
         return []
 
 
+@dataclass(frozen=True)
+class Look:
+    """One look of a wait on arrivals at what arrived, as ``on_look`` listeners see it:
+    seconds since the wait began, and how many matching arrivals each channel has."""
+
+    elapsed: float
+    matching: Mapping[str, int]
+
+
 class Watch(Generic[A]):
     """One wait on channels that share a condition: the arrivals of each that match,
     kept up to date incrementally, and the failure report.
 
     ``what`` is the wait in the step's words; ``expectation`` is the count expected
-    ("exactly 2", "none"); ``window`` says that ``seconds`` is a window to stay quiet
-    for rather than a deadline. ``notes`` gives lines that close the report, after every
-    channel's part (stray arrivals that belong to no channel).
+    ("exactly 2", "none"), ``count`` and ``exactly`` the same as data; ``window`` says
+    that ``seconds`` is a window to stay quiet for rather than a deadline. ``notes``
+    gives lines that close the report, after every channel's part (stray arrivals that
+    belong to no channel). ``on_look`` is called at every look at what arrived: when
+    something arrives, and at every wake-up.
     """
 
     def __init__(
@@ -150,14 +169,19 @@ class Watch(Generic[A]):
         seconds: float,
         window: bool = False,
         notes: Callable[[float], list[str]] | None = None,
+        count: int = 0,
+        exactly: bool = True,
+        on_look: Callable[[Look], object] | None = None,
     ) -> None:
         self.changed, self.channels, self.where = changed, channels, where
         self.what, self.expectation, self.seconds, self.window = what, expectation, seconds, window
-        self._notes = notes
+        self.count, self.exactly = count, exactly
+        self._notes, self.on_look = notes, on_look
         self.started = time.monotonic()
         self.deadline = self.started + seconds
         self.matched: dict[str, list[A]] = {channel.key: [] for channel in channels}
         self._scanned = dict.fromkeys(self.matched, 0)
+        self.progress = progress_for(what, seconds)
 
     def wait_until(self, done: Callable[[dict[str, int]], bool], until: float) -> None:
         """Block until ``done(matching counts per channel)`` or the monotonic time ``until``.
@@ -168,7 +192,9 @@ class Watch(Generic[A]):
 
         def ready() -> bool:
             self._scan()
-            return self._interrupted() or done({k: len(m) for k, m in self.matched.items()})
+            counts = {key: len(matched) for key, matched in self.matched.items()}
+            self._looked(counts)
+            return self._interrupted() or done(counts)
 
         with self.changed:
             wait_waking(self.changed, ready, until)
@@ -190,28 +216,87 @@ class Watch(Generic[A]):
     ) -> NoReturn:
         """Raise a :class:`WaitTimeout` (or ``error_type``) showing, per channel, what
         arrived and why it did not count."""
+        evidence = self.evidence(reason)
+        error = error_type(evidence.to_text(), **details)
+        error.evidence = record_wait(evidence)
+        raise error
+
+    def passed(self) -> Evidence:
+        """Record that the wait passed, with its timing; return its evidence."""
+        return record_wait(self.evidence(None))
+
+    def evidence(self, reason: str | None) -> Evidence:
+        """What arrived on each channel, as evidence of the wait: failed with ``reason``,
+        passed when it is ``None``."""
         elapsed = time.monotonic() - self.started
-        limit = "window:" if self.window else "deadline:"
         scale = 1.0 if self.window else get_settings().timeout_scale  # windows are not scaled
-        scaled = f" (x{scale:g} timeout scale)" if scale != 1 else ""
-        lines = [
-            f"Waited for: {self.what}",
-            f"Failed because {reason}.",
-            f"  {limit:<12} {format_duration(self.seconds)}{scaled}, "
-            f"elapsed {format_duration(elapsed)}",
-        ]
         with self.changed:
             parts = [
                 (channel, channel.arrived()[:], channel.notes(self.started))
                 for channel in self.channels
             ]
             closing = self._notes(self.started) if self._notes is not None else []
-        for channel, received, notes in parts:
-            lines.append(f"  {channel.key}: {channel.describe()}")
-            lines.append(f"    expected:  {self.expectation} {self.where or ''}".rstrip())
-            lines += self._received_lines(channel, received)
-            lines += notes
-        raise error_type("\n".join(lines + closing), **details)
+        sections: list[Section] = [
+            self._channel_evidence(channel, received, notes) for channel, received, notes in parts
+        ]
+        if closing:
+            sections.append(Notes(tuple(closing)))
+        kinds = list(dict.fromkeys(channel.kind for channel in self.channels))
+        return Evidence(
+            awaited=self.what,
+            pattern=kinds[0] if len(kinds) == 1 else "arrivals",
+            passed=reason is None,
+            timeout=self.seconds,
+            elapsed=elapsed,
+            reason=reason,
+            limit_name="window" if self.window else "deadline",
+            scale=scale,
+            sections=tuple(sections),
+        )
+
+    def _channel_evidence(
+        self, channel: Channel[A], received: Sequence[A], notes: Sequence[str]
+    ) -> ChannelArrivals:
+        where = self.where
+        entries = []
+        for arrival in received:
+            problems = where.problems(arrival) if where is not None else []
+            entries.append(
+                ArrivalEntry(
+                    at=arrival.received_at - self.started,
+                    summary=arrival.summary(160),
+                    matched=not problems,
+                    problems=tuple(problems[:5]),
+                    remarks=tuple(channel.remarks(arrival)),
+                )
+            )
+        return ChannelArrivals(
+            channel=channel.kind,
+            key=channel.key,
+            description=channel.describe(),
+            noun=channel.noun,
+            expectation=f"{self.expectation} {where or ''}".rstrip(),
+            expected_count=self.count,
+            exactly=self.exactly,
+            filtered=where is not None,
+            arrivals=tuple(entries),
+            notes=tuple(notes),
+        )
+
+    def _looked(self, counts: Mapping[str, int]) -> None:
+        """Tell the per-look listener and the progress line (called with the lock held)."""
+        if self.on_look is None and self.progress is None:
+            return
+        look = Look(time.monotonic() - self.started, counts)
+        if self.on_look is not None:
+            self.on_look(look)
+        if self.progress is not None:
+            self.progress.update(look.elapsed, lambda: self._status(counts))
+
+    def _status(self, counts: Mapping[str, int]) -> str:
+        if self.count == 0:
+            return "; ".join(f"{key}: {n} matching so far" for key, n in counts.items())
+        return "; ".join(f"{key}: {n} of {self.count} matching so far" for key, n in counts.items())
 
     def _scan(self) -> None:
         """Match only what arrived since the last look (called with the lock held)."""
@@ -227,27 +312,6 @@ class Watch(Generic[A]):
             channel.error() is not None or channel.rejection() is not None
             for channel in self.channels
         )
-
-    def _received_lines(self, channel: Channel[A], received: Sequence[A]) -> list[str]:
-        noun, where = channel.noun, self.where
-        if not received:
-            return [f"    received:  no {noun} of this scenario"]
-        matched = [arrival for arrival in received if where is None or not where.problems(arrival)]
-        header = f"    received:  {len(received)} {plural(len(received), noun)} of this scenario"
-        if where is not None:
-            header += f", {len(matched)} matching"
-        lines = [header + ":"]
-        for number, arrival in enumerate(received[:MAX_LISTED], 1):
-            lines.append(
-                f"      {number}. {relative_time(arrival.received_at, self.started):>9}  "
-                f"{arrival.summary(160)}"
-            )
-            lines += [f"           {remark}" for remark in channel.remarks(arrival)]
-            if where is not None:
-                lines += [f"           {problem}" for problem in where.problems(arrival)[:5]]
-        if len(received) > MAX_LISTED:
-            lines.append(f"      ... {len(received) - MAX_LISTED} more")
-        return lines
 
 
 def wait_waking(condition: threading.Condition, ready: Callable[[], bool], until: float) -> bool:
@@ -297,12 +361,13 @@ def expect_count(
     what: str,
     seconds: float,
     notes: Callable[[float], list[str]] | None = None,
+    on_look: Callable[[Look], object] | None = None,
 ) -> dict[str, list[A]]:
     """Wait until each channel has ``count`` (at least 1) arrivals matching ``where``.
 
     With ``exactly``, a further matching arrival within ``grace`` seconds after the
     ``count``-th (the last channel's) fails the wait. Returns the matching arrivals per
-    channel key, in arrival order.
+    channel key, in arrival order. ``on_look`` is called at every look at what arrived.
 
     :raises WaitTimeout: too few arrived within ``seconds``, or too many.
     """
@@ -315,6 +380,9 @@ def expect_count(
         expectation=expectation,
         seconds=seconds,
         notes=notes,
+        count=count,
+        exactly=exactly,
+        on_look=on_look,
     )
     watch.wait_until(lambda counts: all(n >= count for n in counts.values()), watch.deadline)
     short = [channel for channel in channels if len(watch.matched[channel.key]) < count]
@@ -343,6 +411,7 @@ def expect_count(
                     f"{ordinal(count)}, within the {format_duration(grace)} grace window)"
                 )
             watch.fail("; ".join(reasons))
+    watch.passed()
     return {key: matched[:] for key, matched in watch.matched.items()}
 
 
@@ -354,6 +423,7 @@ def expect_none(
     what: str,
     seconds: float,
     notes: Callable[[float], list[str]] | None = None,
+    on_look: Callable[[Look], object] | None = None,
 ) -> None:
     """Fail as soon as an arrival matching ``where`` reaches a channel within ``seconds``.
 
@@ -369,6 +439,7 @@ def expect_none(
         seconds=seconds,
         window=True,
         notes=notes,
+        on_look=on_look,
     )
     watch.wait_until(lambda counts: any(counts.values()), watch.deadline)
     found = sorted(
@@ -392,6 +463,7 @@ def expect_none(
     if troubled:  # silence from a broker that does not answer proves nothing
         names = " and ".join(channel.title for channel in channels)
         watch.fail(f"{troubled}nothing can be said about what reached {names}")
+    watch.passed()
 
 
 def _troubled(channels: Sequence[Channel[A]], then: str) -> str:
@@ -402,9 +474,7 @@ def _troubled(channels: Sequence[Channel[A]], then: str) -> str:
 
 def relative_time(at: float, started: float) -> str:
     """``at`` relative to ``started`` on the monotonic clock: ``+120 ms``, ``-1.50 s``."""
-    seconds = at - started
-    sign = "+" if seconds >= 0 else "-"
-    return f"{sign}{format_duration(abs(seconds))}"
+    return evidence_text.relative_time(at - started)
 
 
 def plural(count: int, word: str) -> str:

@@ -99,7 +99,13 @@ class BudgetExceeded(AsyncBddError):
 
 
 class ExpectationFailed(AssertionError):
-    """The system under test did not do what a step expected (a test failure)."""
+    """The system under test did not do what a step expected (a test failure).
+
+    :attr:`evidence` is what the failure's message was made from, as data
+    (an :class:`asyncbdd.evidence.Evidence`), when the failure has it.
+    """
+
+    evidence: object = None
 
 
 class WaitTimeout(ExpectationFailed):

@@ -7,6 +7,9 @@
 
     install_hooks(globals())
 
+A step that fails with asyncbdd's evidence has it attached, as JSON and SVG pictures,
+to the reports that take attachments (:func:`asyncbdd.report.attach_evidence`).
+
 Hooks the file already defines keep working: asyncbdd's part runs first on the way in
 (``before_*``) and last on the way out (``after_*``), so a team's own hooks always see a
 running scenario. Steps reach the state as ``context.asyncbdd``.
@@ -39,6 +42,7 @@ from asyncbdd.config import (
 from asyncbdd.database import dispose_engines
 from asyncbdd.infra.run_scoped import stop_run_scoped_services
 from asyncbdd.probe_calls import stop_idle_workers
+from asyncbdd.report.attachments import attach_evidence
 from asyncbdd.scenario import end_scenario, start_scenario
 
 __all__ = ["end_run", "install_hooks", "settings_from_behave"]
@@ -83,6 +87,10 @@ def _before_step(context: Any, step: Any) -> None:
         state.current_step = f"{step.keyword} {step.name}"
 
 
+def _after_step(context: Any, step: Any) -> None:
+    attach_evidence(context, step)
+
+
 def _after_scenario(context: Any, scenario: Any) -> None:
     end_scenario()
 
@@ -122,6 +130,7 @@ _HOOKS: dict[str, Callable[..., None]] = {
     "before_all": _before_all,
     "before_scenario": _before_scenario,
     "before_step": _before_step,
+    "after_step": _after_step,
     "after_scenario": _after_scenario,
     "after_all": _after_all,
 }

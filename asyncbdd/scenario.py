@@ -46,6 +46,8 @@ class Scenario:
     started_at: float = field(default_factory=time.monotonic)
     tripwires: Tripwires = field(default_factory=Tripwires, repr=False)
     """Terminal states that end every wait of the scenario at once (:mod:`asyncbdd.tripwires`)."""
+    waits: list[Any] = field(default_factory=list, repr=False)
+    """The evidence of every wait finished in it, in order (:mod:`asyncbdd.evidence`)."""
     _cleanup: ExitStack = field(default_factory=ExitStack, repr=False)
     _providers: dict[str, tuple[Callable[[str | None], object], str | None]] = field(
         default_factory=dict, repr=False

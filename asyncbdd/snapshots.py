@@ -55,6 +55,7 @@ from asyncbdd.config import get_settings
 from asyncbdd.database import connect, reflect_table
 from asyncbdd.durations import format_duration, to_seconds
 from asyncbdd.errors import ExpectationFailed, InvalidInput, UnknownName
+from asyncbdd.evidence.model import DiffRow, Evidence, SnapshotChange
 from asyncbdd.intervals import IntervalStrategy, default_interval, next_pause
 from asyncbdd.matching import same_value, shorten, show_value
 from asyncbdd.wait import Seconds, WaitState, wait_stays, wait_until
@@ -359,18 +360,28 @@ def assert_change(diff: SnapshotDiff, expected: Sequence[ExpectedChange]) -> Non
                 )
     problems = _problems(diff, expected)
     if problems:
-        lines = [
-            f"The change to {diff.before.description} is not the one expected.",
-            "Expected exactly:",
-            *(f"  {change}" for change in expected),
-            "Actual:",
-            *(f"  {line}" for line in str(diff).splitlines()),
-            "Problems:",
-            *(f"  {problem}" for problem in problems),
-        ]
-        if not expected:
-            lines.insert(2, "  no change")
-        raise SnapshotMismatch("\n".join(lines), diff, problems)
+        description = diff.before.description
+        evidence = Evidence(
+            awaited=f"the change to {description} is exactly the one expected",
+            pattern="snapshot",
+            passed=False,
+            timeout=None,
+            elapsed=0.0,
+            reason=f"The change to {description} is not the one expected",
+            headline="statement",
+            sections=(
+                SnapshotChange(
+                    description,
+                    _diff_rows(diff, expected),
+                    expected=tuple(str(change) for change in expected),
+                    actual=tuple(str(diff).splitlines()),
+                    problems=tuple(problems),
+                ),
+            ),
+        )
+        error = SnapshotMismatch(evidence.to_text(), diff, problems)
+        error.evidence = evidence
+        raise error
 
 
 def wait_for_change(
@@ -773,36 +784,88 @@ class _Settling:
             )
         return None
 
-    def report(self, state: WaitState[SnapshotDiff]) -> str | None:
-        """``on_timeout``: no change at all, or how long the last change had held."""
+    def report(self, state: WaitState[SnapshotDiff]) -> SnapshotChange | None:
+        """``on_timeout``: no change at all, or how long the last change had held; with
+        the last change judged against the expected one."""
         if not state.has_value:
             return None
-        if not state.last_value:
+        diff = state.last_value
+        if not diff:
             return _report_no_change(state)
-        held = self.held_for(state.last_value)
-        if held >= self.window:  # it settled: the failure's reason says so
-            return None
-        return (
-            f"The rows read as they last did for {format_duration(held)}: it had not settled "
-            f"(no change for {format_duration(self.window)}, {self.named}) by the deadline."
-        )
+        held = self.held_for(diff)
+        text: tuple[str, ...] = ()
+        if held < self.window:  # else it settled: the failure's reason says so
+            text = (
+                f"The rows read as they last did for {format_duration(held)}: it had not "
+                f"settled (no change for {format_duration(self.window)}, {self.named}) by "
+                "the deadline.",
+            )
+        return SnapshotChange(diff.before.description, _diff_rows(diff, self.expected), text)
 
 
-def _report_no_change(state: WaitState[SnapshotDiff]) -> str | None:
+def _report_no_change(state: WaitState[SnapshotDiff]) -> SnapshotChange | None:
     if not state.has_value:
         return None
     diff = state.last_value
     age = format_duration(diff.after.taken_at - diff.before.taken_at)
-    return (
+    text = (
         f"No row changed, appeared or disappeared since the snapshot taken {age} before the "
         f"last check. Rows as they stand:\n{diff.after}"
     )
+    return SnapshotChange(diff.before.description, (), tuple(text.splitlines()))
 
 
-def _report_change(state: WaitState[SnapshotDiff]) -> str | None:
+def _report_change(state: WaitState[SnapshotDiff]) -> SnapshotChange | None:
     if not state.has_value:
         return None
-    return f"What changed since the snapshot:\n{state.last_value}"
+    diff = state.last_value
+    text = f"What changed since the snapshot:\n{diff}"
+    return SnapshotChange(diff.before.description, _diff_rows(diff, ()), tuple(text.splitlines()))
+
+
+def _diff_rows(diff: SnapshotDiff, expected: Sequence[ExpectedChange]) -> tuple[DiffRow, ...]:
+    """Every cell of ``diff``, judged against ``expected`` (nothing expected: every change
+    is unexpected), and the expected changes it lacks."""
+    rows: list[DiffRow] = []
+    found: set[int] = set()  # the expected changes seen in the diff
+    for row in diff.changed:
+        before_row = diff.before.rows[tuple(row.key.values())]
+        for column, (old, new) in row.changes.items():
+            matching = [
+                index
+                for index, change in enumerate(expected)
+                if change.column == column
+                and (change.where is None or _matches(change.where, before_row))
+                and _same_expected(change.before, old)
+                and _same_expected(change.after, new)
+            ]
+            found.update(matching)
+            verdict = "expected" if matching else "unexpected"
+            rows.append(
+                DiffRow(_show_values(row.key), column, _show(old), _show(new), "changed", verdict)
+            )
+    key_columns = diff.before.key_columns
+    for change, rows_of in (("inserted", diff.inserted), ("deleted", diff.deleted)):
+        for whole in rows_of:
+            key = _show_values({column: whole[column] for column in key_columns})
+            values = ", ".join(
+                f"{c}: {_show(value)}" for c, value in whole.items() if c not in key_columns
+            )
+            old, new = ("", values) if change == "inserted" else (values, "")
+            rows.append(DiffRow(key, "(row)", old, new, change, "unexpected"))
+    for index, wanted in enumerate(expected):
+        if index not in found:
+            rows.append(
+                DiffRow(
+                    _show_values(wanted.where) if wanted.where else "(the row that changed)",
+                    wanted.column,
+                    _show(wanted.before),
+                    _show(wanted.after),
+                    "expected",
+                    "missing",
+                )
+            )
+    return tuple(rows)
 
 
 _MAX_LINES = 20

@@ -71,6 +71,9 @@ from typing import Any, Generic, NoReturn, TypeVar
 from asyncbdd.budget import Seconds, TimeBudget, reserve_deadline, time_budget
 from asyncbdd.durations import format_duration, to_seconds
 from asyncbdd.errors import InvalidInput, TripwireTripped, WaitAborted, WaitTimeout
+from asyncbdd.evidence.model import Section
+from asyncbdd.evidence.progress import progress_for
+from asyncbdd.evidence.record import record_wait
 from asyncbdd.intervals import (
     Exponential,
     Fibonacci,
@@ -89,9 +92,9 @@ from asyncbdd.wait_state import (
     Observation,
     Swallowed,
     WaitState,
-    render_failure,
     short,
     show,
+    wait_evidence,
 )
 
 __all__ = [
@@ -141,7 +144,7 @@ def wait_until(
     fail_if: Callable[[T], object] | None = None,
     max_checks: int | None = None,
     description: str | None = None,
-    on_timeout: Callable[[WaitState[T]], str | None] | None = None,
+    on_timeout: Callable[[WaitState[T]], str | Section | None] | None = None,
     on_check: Callable[[Check[T]], object] | None = None,
     in_caller_thread: bool = False,
     clock: Clock = time.monotonic,
@@ -164,7 +167,8 @@ def wait_until(
         with its exception chained.
     :param max_checks: fail after this many checks, even before the deadline.
     :param description: what is awaited, in the caller's words (the step text).
-    :param on_timeout: called once on failure; its text is appended to the message.
+    :param on_timeout: called once on failure; its text (or evidence
+        :class:`~asyncbdd.evidence.Section`) is appended to the message.
     :param on_check: called after every check with its :class:`Check`.
     :param in_caller_thread: run checks in this thread (see :mod:`asyncbdd.probe_calls`):
         a late value still fails, but a hung probe cannot be interrupted.
@@ -239,7 +243,7 @@ def wait_stays(
     ignore: Ignore = (),
     fail_if: Callable[[T], object] | None = None,
     description: str | None = None,
-    on_timeout: Callable[[WaitState[T]], str | None] | None = None,
+    on_timeout: Callable[[WaitState[T]], str | Section | None] | None = None,
     on_check: Callable[[Check[T]], object] | None = None,
     in_caller_thread: bool = False,
     clock: Clock = time.monotonic,
@@ -379,7 +383,7 @@ class _Wait(Generic[T]):
         interval: IntervalStrategy | Seconds | None,
         ignore: Ignore,
         fail_if: Callable[[T], object] | None,
-        on_timeout: Callable[[WaitState[T]], str | None] | None,
+        on_timeout: Callable[[WaitState[T]], str | Section | None] | None,
         on_check: Callable[[Check[T]], object] | None,
         in_caller_thread: bool,
         clock: Clock,
@@ -422,6 +426,7 @@ class _Wait(Generic[T]):
         self.slowest = 0.0
         self.started_monotonic = time.monotonic()
         self.state.started = clock()
+        self.progress = progress_for(description, seconds)
 
     def __enter__(self) -> _Wait[T]:
         if self.tripwires is not None:
@@ -433,6 +438,8 @@ class _Wait(Generic[T]):
         self.caller.close()
         if self.tripwires is not None:
             self._waking.__exit__(None, None, None)
+        if exc_info[0] is None:  # it passed: its timing is kept too
+            record_wait(wait_evidence(self.state, None))
 
     def refuse_longer(self, *limits: tuple[str, float]) -> None:
         """Refuse a window that leaves the condition no time before the deadline."""
@@ -498,6 +505,8 @@ class _Wait(Generic[T]):
         )
         if self.on_check is not None:
             self.on_check(check)
+        if self.progress is not None:
+            self.progress.update(finished, self._status)
         if evaluation.verdict_error is not None:
             error = evaluation.verdict_error
             self.fail(
@@ -563,9 +572,10 @@ class _Wait(Generic[T]):
         error_type: type[WaitTimeout] | None = None,
         **details: object,
     ) -> NoReturn:
-        message = render_failure(self.state, reason, self._diagnostics())
+        evidence = wait_evidence(self.state, reason, self._diagnostics())
         kind = error_type or (WaitAborted if aborted else WaitTimeout)
-        error = kind(message, self.state, **details)
+        error = kind(evidence.to_text(), self.state, **details)
+        error.evidence = record_wait(evidence)
         chained = self.state.last_failure if cause is NOTHING else cause
         raise error from chained  # type: ignore[misc]
 
@@ -611,20 +621,28 @@ class _Wait(Generic[T]):
                 trip=trip,
             )
 
-    def _diagnostics(self) -> str | None:
+    def _status(self) -> str:
+        """The last value and the checks so far, for a progress line."""
+        state = self.state
+        checks = f"{state.attempts} {'check' if state.attempts == 1 else 'checks'}"
+        if not state.has_value:
+            return f"no value yet ({checks}, {len(state.swallowed)} exceptions ignored)"
+        return f"last value {show(state.last_value)} ({checks})"
+
+    def _diagnostics(self) -> tuple[str | Section, ...]:
         hint = None
         if self.state.verdicts and self.state.verdicts_none == self.state.verdicts:
             hint = (
                 "the condition returned None at every check, which is false: a function "
                 "that asserts belongs in wait_until_asserted(probe, assertion)"
             )
-        text = None
+        explained: str | Section | None = None
         if self.on_timeout is not None:
             try:
-                text = self.on_timeout(self.state)
+                explained = self.on_timeout(self.state)
             except Exception as error:  # a broken hook must not hide the real failure
-                text = f"(the diagnostics hook failed: {type(error).__name__}: {error})"
-        return "\n".join(part for part in (text, hint) if part) or None
+                explained = f"(the diagnostics hook failed: {type(error).__name__}: {error})"
+        return tuple(part for part in (explained, hint) if part)
 
 
 class _Asserting(Generic[T]):

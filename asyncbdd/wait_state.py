@@ -1,16 +1,27 @@
 """The record of a wait: every value seen and when, every check, every exception swallowed.
 
 :class:`WaitState` is what interval strategies compute from and what a failure carries
-(``WaitTimeout.state``); :func:`render_failure` turns it into the message.
+(``WaitTimeout.state``); :func:`wait_evidence` turns it into the wait's
+:class:`~asyncbdd.evidence.Evidence`, whose text is the failure's message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from asyncbdd.durations import format_duration
+from asyncbdd.evidence.model import (
+    Diagnostics,
+    Evidence,
+    Polling,
+    Section,
+    SnapshotChange,
+    SwallowedKind,
+    TraceTimeline,
+    ValueRun,
+)
 from asyncbdd.matching import shorten, show_value
 
 if TYPE_CHECKING:
@@ -25,6 +36,7 @@ __all__ = [
     "render_failure",
     "short",
     "show",
+    "wait_evidence",
 ]
 
 T = TypeVar("T")
@@ -122,51 +134,66 @@ class WaitState(Generic[T]):
 
 def render_failure(state: WaitState[Any], reason: str, diagnostics: str | None) -> str:
     """The message of a failed wait: what, why, the deadline, the checks, the values seen."""
-    scale = f" (x{state.scale:g} timeout scale)" if state.scale != 1 else ""
-    lines = [
-        f"Waited for: {state.description}",
-        f"Failed because {reason}.",
-        f"  {state.limit_name + ':':<12} {format_duration(state.timeout)}{scale}, "
-        f"elapsed {format_duration(state.elapsed)}",
-        f"  attempts:    {state.attempts}, interval {state.interval}"
-        + (f" (last {format_duration(state.last_interval)})" if state.attempts > 1 else ""),
-        f"  last value:  {show(state.last_value) if state.has_value else _NO_VALUE}",
-    ]
-    if state.history:
-        lines.append("  values seen:")
-        runs = state.history
-        if len(runs) > _MAX_HISTORY_LINES:
-            half = _MAX_HISTORY_LINES // 2
-            skipped = len(runs) - 2 * half
-            runs = [*runs[:half], *runs[-half:]]
-        for index, run in enumerate(runs):
-            if len(state.history) > _MAX_HISTORY_LINES and index == _MAX_HISTORY_LINES // 2:
-                lines.append(f"    ... {skipped} more ...")
-            times = "1 check" if run.count == 1 else f"{run.count} checks"
-            lines.append(
-                f"    {_ms(run.first_seen):>9} - {_ms(run.last_seen):<9}  "
-                f"{show(run.value)}  ({times})"
-            )
-    if state.swallowed:
-        lines.append(f"  exceptions swallowed: {len(state.swallowed)}")
-        for kind, errors in _group_by_type(state.swallowed).items():
-            last = errors[-1]
-            lines.append(
-                f"    {len(errors)} x {kind}, last at {_ms(last.at)}: {short(str(last.error))}"
-            )
-    if isinstance(state.last_failure, AssertionError) and str(state.last_failure):
-        assertion = str(state.last_failure).splitlines()
-        if len(assertion) == 1:
-            lines.append(f"  last assertion: {short(assertion[0])}")
-        else:
-            lines.append("  last assertion:")
-            lines.extend(f"    {line}" for line in assertion[:_MAX_ASSERTION_LINES])
-            if len(assertion) > _MAX_ASSERTION_LINES:
-                lines.append(f"    ... {len(assertion) - _MAX_ASSERTION_LINES} more lines")
+    return wait_evidence(state, reason, (diagnostics,) if diagnostics else ()).to_text()
+
+
+def wait_evidence(
+    state: WaitState[Any],
+    reason: str | None,
+    diagnostics: Sequence[str | Section] = (),
+    *,
+    finished: float | None = None,
+) -> Evidence:
+    """The evidence of a wait of the poll engine as it stands: failed with ``reason``
+    (passed when ``None``), explained by ``diagnostics`` (text and sections).
+
+    ``finished`` is when it ended on the wait's clock (default: now).
+    """
+    elapsed = (state.clock() if finished is None else finished) - state.started
+    groups = _group_by_type(state.swallowed)
+    polling = Polling(
+        attempts=state.attempts,
+        interval=str(state.interval),
+        last_interval=state.last_interval,
+        last_value=show(state.last_value) if state.has_value else None,
+        history=tuple(
+            ValueRun(show(run.value), run.first_seen, run.last_seen, run.count)
+            for run in state.history
+        ),
+        swallowed=tuple(
+            SwallowedKind(kind, len(errors), errors[-1].at, short(str(errors[-1].error)))
+            for kind, errors in groups.items()
+        ),
+        swallowed_count=len(state.swallowed),
+        last_assertion=str(state.last_failure)
+        if isinstance(state.last_failure, AssertionError) and str(state.last_failure)
+        else None,
+    )
+    sections: list[Section] = [polling]
     if diagnostics:
-        lines.append("  diagnostics:")
-        lines.extend(f"    {line}" for line in diagnostics.splitlines())
-    return "\n".join(lines)
+        sections.append(Diagnostics(tuple(diagnostics)))
+    stays = state.limit_name == "window"
+    return Evidence(
+        awaited=state.description,
+        pattern=_pattern(diagnostics) or ("stays" if stays else "poll"),
+        passed=reason is None,
+        timeout=state.timeout,
+        elapsed=elapsed,
+        reason=reason,
+        limit_name=state.limit_name,
+        scale=state.scale,
+        sections=tuple(sections),
+    )
+
+
+def _pattern(diagnostics: Sequence[str | Section]) -> str | None:
+    """What a poll was for, when its diagnostics say: a trace, a snapshot."""
+    for part in diagnostics:
+        if isinstance(part, TraceTimeline):
+            return "trace"
+        if isinstance(part, SnapshotChange):
+            return "snapshot"
+    return None
 
 
 def _same(left: object, right: object) -> bool:
@@ -193,11 +220,4 @@ def short(text: str) -> str:
     return shorten(" ".join(text.split()), _MAX_VALUE_LENGTH)
 
 
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.2f} s"
-
-
-_NO_VALUE = "(none: the probe never returned)"
-_MAX_HISTORY_LINES = 12
-_MAX_ASSERTION_LINES = 30
 _MAX_VALUE_LENGTH = 200

@@ -13,13 +13,21 @@ from behave.configuration import Configuration
 from doubles import ClosingQueue, FakeService
 
 from asyncbdd.config import Settings, get_settings, set_settings
-from asyncbdd.errors import AsyncBddError, ConfigurationError
+from asyncbdd.errors import AsyncBddError, ConfigurationError, WaitTimeout
 from asyncbdd.hooks import install_hooks, settings_from_behave
 from asyncbdd.infra.run_scoped import RunScoped
 from asyncbdd.queues import register_queue
 from asyncbdd.scenario import Scenario, current_scenario, end_scenario
+from asyncbdd.wait import wait_until
 
-HOOK_NAMES = ["before_all", "before_scenario", "before_step", "after_scenario", "after_all"]
+HOOK_NAMES = [
+    "before_all",
+    "before_scenario",
+    "before_step",
+    "after_step",
+    "after_scenario",
+    "after_all",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +70,7 @@ def run_scenario(namespace: dict[str, Any], context: Any, steps: list[str]) -> N
 
 
 def test_install_hooks_adds_every_hook_to_an_empty_namespace() -> None:
-    """An environment.py without hooks gets all five of asyncbdd's."""
+    """An environment.py without hooks gets all six of asyncbdd's."""
     namespace: dict[str, Any] = {}
     install_hooks(namespace)
     assert sorted(namespace) == sorted(HOOK_NAMES)
@@ -115,6 +123,26 @@ def test_before_step_without_a_scenario_does_nothing() -> None:
     context = behave_context()
     namespace["before_step"](context, SimpleNamespace(keyword="Given", name="anything"))
     assert not hasattr(context, "asyncbdd")
+
+
+def test_after_step_attaches_the_evidence_of_a_failed_step() -> None:
+    """A step that failed with a wait's evidence hands it to ``context.attach`` as JSON
+    (behave 1.3; the JSON formatter embeds it); a passing step attaches nothing."""
+    namespace: dict[str, Any] = {}
+    install_hooks(namespace)
+    attached: list[str] = []
+    context = behave_context()
+    context.attach = lambda mime_type, data: attached.append(mime_type)
+    namespace["before_all"](context)
+    namespace["before_scenario"](context, SimpleNamespace(name="pay an order"))
+    with pytest.raises(WaitTimeout) as raised:
+        wait_until(lambda: False, timeout=0.02)
+    namespace["after_step"](context, SimpleNamespace(name="x", status="passed", exception=None))
+    assert attached == []
+    failed = SimpleNamespace(name="paid", status="failed", exception=raised.value)
+    namespace["after_step"](context, failed)
+    namespace["after_scenario"](context, SimpleNamespace(name="pay an order"))
+    assert attached[0] == "application/json"
 
 
 def test_existing_hooks_run_after_ours_going_in_and_before_ours_going_out() -> None:

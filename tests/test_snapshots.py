@@ -28,6 +28,7 @@ from asyncbdd.errors import (
     WaitAborted,
     WaitTimeout,
 )
+from asyncbdd.evidence import SnapshotChange, evidence_of
 from asyncbdd.matching import parse_value
 from asyncbdd.scenario import scenario
 from asyncbdd.snapshot_subjects import (
@@ -913,3 +914,25 @@ def test_changes_to_takes_a_settle_window(inventory: Inventory) -> None:
         started = before.taken_at
         diff = wait_for_expected_change(phrase, SOLD_THREE, timeout=2, settle=0.1)
     assert diff.after.taken_at - started >= 0.1
+
+
+def test_a_mismatch_carries_its_cells_judged_as_evidence() -> None:
+    """The evidence of a mismatch holds each changed cell, judged against the expected
+    change, and the expected change it lacks; its text is the message."""
+    with pytest.raises(SnapshotMismatch) as failure:
+        assert_change(
+            snapshot(("prod-789", 100, "pending")).diff(snapshot(("prod-789", 96, "paid"))),
+            [ExpectedChange("quantity", 100, 97)],
+        )
+    evidence = evidence_of(failure.value)
+    assert evidence is not None
+    assert evidence.pattern == "snapshot"
+    assert evidence.to_text() == str(failure.value)
+    [change] = evidence.sections
+    assert isinstance(change, SnapshotChange)
+    assert [(row.column, row.change, row.verdict) for row in change.rows] == [
+        ("quantity", "changed", "unexpected"),
+        ("status", "changed", "unexpected"),
+        ("quantity", "expected", "missing"),
+    ]
+    assert len(evidence.pictures()) == 1

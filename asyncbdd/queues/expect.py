@@ -31,7 +31,8 @@ from asyncbdd.arrivals import (
 from asyncbdd.config import get_settings
 from asyncbdd.content import BodyMatcher, check_expected_values, named_value_problems
 from asyncbdd.durations import to_seconds
-from asyncbdd.errors import AsyncBddError, ExpectationFailed, InvalidInput
+from asyncbdd.errors import AsyncBddError, InvalidInput
+from asyncbdd.evidence import Mismatch, checked_failure
 from asyncbdd.matching import parse_value, same_value, show_value
 from asyncbdd.queues.aliases import queue_named
 from asyncbdd.queues.inbox import Inbox, inbox, reading_trouble, start_reader
@@ -222,15 +223,15 @@ def check_last_message(matcher: MessageMatcher, *, description: str | None = Non
     message = last_message()
     problems = matcher.problems(message)
     if problems:
-        lines = [
-            f"Checked: {description or 'the message ' + str(matcher)}",
-            f"Failed because the message on {_name(message.queue)} does not match:",
-            *(f"  {problem}" for problem in problems),
-            f"  message: {message.summary(300)}",
-        ]
+        facts = [("message:", message.summary(300))]
         if message.attributes:
-            lines.append(f"  attributes/headers: {dict(message.attributes)}")
-        raise ExpectationFailed("\n".join(lines))
+            facts.append(("attributes/headers:", str(dict(message.attributes))))
+        raise checked_failure(
+            description or "the message " + str(matcher),
+            f"the message on {_name(message.queue)} does not match",
+            Mismatch(tuple(problems), tuple(facts)),
+            pattern="queue",
+        )
     return message
 
 
@@ -291,6 +292,7 @@ class _QueueChannel(Channel[Message]):
     """A queue alias as the arrivals engine sees it: the scenario's messages on it."""
 
     noun = "message"
+    kind = "queue"
 
     def __init__(self, box: Inbox, alias: str) -> None:
         super().__init__(alias, _name(alias))

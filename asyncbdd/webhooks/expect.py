@@ -35,10 +35,10 @@ from asyncbdd.durations import to_seconds
 from asyncbdd.errors import (
     AsyncBddError,
     ConfigurationError,
-    ExpectationFailed,
     InvalidInput,
     UnknownName,
 )
+from asyncbdd.evidence import Mismatch, checked_failure
 from asyncbdd.wait import reserve_deadline
 from asyncbdd.webhooks.call import Call, Signature
 from asyncbdd.webhooks.matcher import CallMatcher
@@ -156,16 +156,15 @@ def check_call(
     problems = matcher.problems(call)
     if problems:
         which = "the call" if nth is None else f"the {ordinal(nth)} call"
-        lines = [
-            f"Checked: {description or which + ' ' + str(matcher)}",
-            f'Failed because {which} to the "{call.receiver}" webhook does not match:',
-            *(f"  {problem}" for problem in problems),
-            f"  call:      {call.summary(300)}",
-            f"  headers:   {call.shown_headers()}",
-        ]
+        facts = [("call:", call.summary(300)), ("headers:", str(call.shown_headers()))]
         if call.note:
-            lines.append(f"  answered:  {call.status} ({call.note})")
-        raise ExpectationFailed("\n".join(lines))
+            facts.append(("answered:", f"{call.status} ({call.note})"))
+        raise checked_failure(
+            description or which + " " + str(matcher),
+            f'{which} to the "{call.receiver}" webhook does not match',
+            Mismatch(tuple(problems), tuple(facts), label_width=10),
+            pattern="webhook",
+        )
     return call
 
 
@@ -176,6 +175,7 @@ class _ReceiverChannel(Channel[Call]):
     """A receiver as the arrivals engine sees it: the scenario's calls to it."""
 
     noun = "call"
+    kind = "webhook"
 
     def __init__(self, box: Captures, receiver: Receiver) -> None:
         super().__init__(receiver.name, f'the "{receiver.name}" webhook')
