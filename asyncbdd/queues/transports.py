@@ -56,6 +56,7 @@ _BUILT_IN = {
     "sqs": ("asyncbdd.queues.sqs", None),
     "sns": ("asyncbdd.queues.sns", None),
     "kafka": ("asyncbdd.queues.kafka", "kafka"),
+    "mqtt": ("asyncbdd.queues.mqtt", "mqtt"),
     "redis": ("asyncbdd.queues.redis_streams", "redis"),
     "amqp": ("asyncbdd.queues.amqp", "rabbitmq"),
 }
