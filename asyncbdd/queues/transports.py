@@ -59,6 +59,7 @@ _BUILT_IN = {
     "mqtt": ("asyncbdd.queues.mqtt", "mqtt"),
     "redis": ("asyncbdd.queues.redis_streams", "redis"),
     "amqp": ("asyncbdd.queues.amqp", "rabbitmq"),
+    "nats": ("asyncbdd.queues.nats", "nats"),
 }
 """Scheme -> (module that registers it, the extra that installs its client library)."""
 
@@ -203,7 +204,7 @@ def _import_module_of(scheme: str) -> None:
         named = [point for point in entry_points(group=ENTRY_POINT_GROUP) if point.name == scheme]
         if not named:
             return
-        module, extra = named[0].value, None
+        module, extra = named[0].module, None
     try:
         importlib.import_module(module)
     except ModuleNotFoundError as error:

@@ -7,6 +7,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import asyncbdd
 from asyncbdd.config import Settings, load_settings
 from asyncbdd.errors import ConfigurationError, WaitTimeout
 from asyncbdd.queues import Message, Queue, close_readers, expect_messages, send_message
+from asyncbdd.queues import transports as transports_module
 from asyncbdd.queues.aliases import queue_from_spec, queue_named
 from asyncbdd.queues.transports import (
     _BUILT_IN,
@@ -170,3 +172,25 @@ def test_an_unknown_or_invalid_option_names_the_setting(configure: Configure) ->
 def test_a_setting_of_no_transport_is_still_unknown() -> None:
     with pytest.raises(ConfigurationError, match=r"setting \(from -D\) 'asyncbdd\.pigeon\.url'"):
         load_settings(environ={}, overrides={"asyncbdd.pigeon.url": "x"})
+
+
+def test_a_transport_of_another_package_is_found_through_its_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ``asyncbdd.transports`` entry point names the module that registers a scheme;
+    it is imported on the scheme's first use."""
+    module = f"loft_transport_{uuid.uuid4().hex[:6]}"
+    (tmp_path / f"{module}.py").write_text(
+        "from asyncbdd.queues.transports import Transport, register_transport\n"
+        "from tests_memory_stream import MemoryStream\n"
+        "register_transport(Transport(scheme='loft', build=MemoryStream, forms='loft:NAME',"
+        " describes='a loft', module=__name__))\n"
+    )
+    (tmp_path / "tests_memory_stream.py").write_text(
+        "import sys\nMemoryStream = sys.modules['test_transports'].MemoryStream\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    point = EntryPoint(name="loft", value=f"{module}:unused", group="asyncbdd.transports")
+    monkeypatch.setattr(transports_module, "entry_points", lambda group: [point])
+    assert "loft" in transports_module.schemes()
+    assert isinstance(queue_from_spec("pigeons", "loft:seven"), MemoryStream)
