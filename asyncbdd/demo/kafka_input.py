@@ -29,11 +29,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError, NoBrokersAvailable
+from kafka.errors import KafkaError
 
 from asyncbdd.demo.errors import TransportError
 from asyncbdd.demo.pipeline import OrderRequest
 from asyncbdd.demo.validation import ORDER_FIELDS, InvalidInput, json_object, order_request
+from asyncbdd.infra.kafka_clients import (
+    NO_BROKER_ANSWERED,
+    broker_version_config,
+    connect_timeout_config,
+)
 
 __all__ = [
     "ORDER_CREATED",
@@ -73,8 +78,10 @@ class KafkaInput:
     :param options: more ``kafka.KafkaConsumer`` settings (``security_protocol``,
         ``sasl_*``, ``client_id``, ...), over the reader's own: ``fetch_max_wait_ms=10``
         (a new order is seen within milliseconds; 500 spares the broker),
-        ``api_version_auto_timeout_ms`` and ``request_timeout_ms`` from the service's
-        connect timeout. ``api_version`` and ``value_deserializer`` are refused.
+        the connect timeout (``api_version_auto_timeout_ms``, or kafka-python 3's
+        ``bootstrap_timeout_ms``) and ``request_timeout_ms`` from the service's connect
+        timeout. ``api_version`` and ``value_deserializer`` are refused (the embedded
+        broker of this process is spoken to in its fixed version all the same).
     :raises ValueError: the servers or the topic are empty, or an option is unknown or
         refused.
     """
@@ -175,7 +182,8 @@ class KafkaOrderReader:
             "enable_auto_commit": False,
             "allow_auto_create_topics": False,  # a reader does not create what it reads
             "fetch_max_wait_ms": 10,
-            "api_version_auto_timeout_ms": timeout_ms,
+            **connect_timeout_config(KafkaConsumer, timeout_ms),
+            **broker_version_config(self._source.bootstrap_servers),
             **self._source.options,
         }
         # a request may take the broker's fetch wait plus a connect timeout
@@ -183,8 +191,8 @@ class KafkaOrderReader:
         servers = self._source.bootstrap_servers
         try:
             return KafkaConsumer(**config)
-        except NoBrokersAvailable:
-            seconds = config["api_version_auto_timeout_ms"] / 1000
+        except NO_BROKER_ANSWERED:
+            seconds = timeout_ms / 1000
             raise TransportError(
                 f"Kafka input: no broker answered at {servers} within {seconds:g} s; start "
                 "Kafka there, or fix the bootstrap servers (KafkaInput.bootstrap_servers, "

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as error:
         print(
             f"confluent-kafka is not importable ({error}); install it with "
-            "'pip install confluent-kafka' to use the embedded Kafka broker.",
+            "\"pip install 'asyncbdd[kafka]'\" to use the embedded Kafka broker.",
             file=sys.stderr,
         )
         return 3

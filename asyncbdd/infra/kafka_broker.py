@@ -41,6 +41,7 @@ __all__ = [
     "BOOTSTRAP_SERVERS_VARIABLE",
     "EmbeddedKafka",
     "EmbeddedKafkaError",
+    "is_embedded_address",
     "shared_embedded_kafka",
 ]
 
@@ -134,6 +135,8 @@ class EmbeddedKafka(EmbeddedService):
         with self._lock:
             if self._process is not None and self._process.poll() is not None:
                 _end(self._process)  # the child died; reap it and start afresh
+                with _addresses_lock:
+                    _addresses.discard(self._bootstrap_servers or "")
                 self._process = self._bootstrap_servers = None
             if self._process is not None:
                 raise EmbeddedKafkaError(
@@ -144,7 +147,7 @@ class EmbeddedKafka(EmbeddedService):
             if self.python == sys.executable and not _confluent_kafka_installed():
                 raise EmbeddedKafkaError(
                     "The embedded Kafka broker needs the confluent-kafka package, which is "
-                    "not installed; run 'pip install confluent-kafka', or configure the "
+                    "not installed; run \"pip install 'asyncbdd[kafka]'\", or configure the "
                     "bootstrap servers of a Kafka cluster you run yourself."
                 )
             timeout = self.startup_timeout or get_settings().connect_timeout
@@ -169,6 +172,8 @@ class EmbeddedKafka(EmbeddedService):
                     raise EmbeddedKafkaError(f"{error}{_tail(stderr)}") from None
             self._process = process
             self._bootstrap_servers = address
+            with _addresses_lock:
+                _addresses.add(address)
             self.death = self.died_at = None
             self._exited.clear()
             self.startup_seconds = time.perf_counter() - began
@@ -187,10 +192,13 @@ class EmbeddedKafka(EmbeddedService):
         Stopping a broker that is stopped, or was never started, does nothing.
         """
         with self._lock:
-            process, self._process, self._bootstrap_servers = self._process, None, None
+            process, self._process = self._process, None
+            address, self._bootstrap_servers = self._bootstrap_servers, None
             watcher, self._watcher = self._watcher, None
             if process is not None:
                 _end(process)
+            with _addresses_lock:
+                _addresses.discard(address or "")
         if watcher is not None:
             watcher.join(STOP_TIMEOUT_SECONDS)  # the child was reaped: it returns at once
 
@@ -236,7 +244,17 @@ def shared_embedded_kafka() -> EmbeddedKafka:
     return _SHARED.get()
 
 
+def is_embedded_address(bootstrap_servers: str) -> bool:
+    """Whether ``bootstrap_servers`` is the address of an embedded broker that this
+    process started and has not stopped (Kafka clients speak to it in a fixed protocol
+    version: :mod:`asyncbdd.infra.kafka_clients`)."""
+    with _addresses_lock:
+        return bootstrap_servers in _addresses
+
+
 _CHILD_PROGRAM = Path(__file__).with_name("_kafka_mock_cluster.py")
+_addresses: set[str] = set()
+_addresses_lock = threading.Lock()
 _STDERR_TAIL_CHARACTERS = 2000
 _SHARED = RunScoped(
     EmbeddedKafka,

@@ -149,7 +149,7 @@ class EmbeddedSqs(EmbeddedService):
             except ImportError as error:
                 raise EmbeddedSqsError(
                     f"The embedded SQS server needs moto's server, which is not importable "
-                    f"({error}); run \"pip install 'moto[server]'\", or configure "
+                    f"({error}); run \"pip install 'asyncbdd[sqs]'\", or configure "
                     f"{ENDPOINT_SETTING} to an SQS endpoint you run yourself."
                 ) from None
             if self.port:

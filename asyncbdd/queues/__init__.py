@@ -10,7 +10,12 @@ for what a scenario should receive::
 
 Background readers drain every named queue from the start of each scenario; a message
 counts for the scenario whose correlation id it carries (see :mod:`.inbox`).
+
+:class:`KafkaTopic` is imported on first use: it needs kafka-python, which the
+``asyncbdd[kafka]`` extra installs.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from asyncbdd.queues.aliases import alias_names, queue_named, register_queue, unregister_queue
 from asyncbdd.queues.base import (
@@ -32,9 +37,11 @@ from asyncbdd.queues.expect import (
     send_message,
 )
 from asyncbdd.queues.inbox import Inbox, Skipped, close_readers, inbox, start_reader
-from asyncbdd.queues.kafka import KafkaTopic
 from asyncbdd.queues.message import NOT_JSON, Message
 from asyncbdd.queues.sqs import SqsQueue
+
+if TYPE_CHECKING:
+    from asyncbdd.queues.kafka import KafkaTopic
 
 __all__ = [
     "NOT_JSON",
@@ -65,3 +72,18 @@ __all__ = [
     "start_reader",
     "unregister_queue",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "KafkaTopic":
+        try:
+            from asyncbdd.queues.kafka import KafkaTopic  # noqa: PLC0415
+        except ModuleNotFoundError as error:
+            if error.name is None or error.name.startswith("asyncbdd"):
+                raise  # asyncbdd's own module is missing: a packaging error
+            raise ImportError(
+                f"asyncbdd.queues.KafkaTopic needs the Python package {error.name!r}, which "
+                "is not installed: pip install 'asyncbdd[kafka]'."
+            ) from error
+        return KafkaTopic
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,12 +22,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError, NoBrokersAvailable
+from kafka.errors import KafkaError
 
 from asyncbdd.config import Settings, get_settings
 from asyncbdd.durations import format_duration
 from asyncbdd.errors import ConfigurationError, report_problem
 from asyncbdd.infra.kafka_broker import EmbeddedKafka, shared_embedded_kafka
+from asyncbdd.infra.kafka_clients import (
+    MOCK_CLUSTER_API_VERSION,
+    NO_BROKER_ANSWERED,
+    broker_version_config,
+    connect_timeout_config,
+    wait_for_answer,
+)
 from asyncbdd.queues.base import (
     BrokerGone,
     BrokerUnreachable,
@@ -39,13 +46,11 @@ from asyncbdd.queues.message import Message
 from asyncbdd.queues.transports import Transport, register_transport
 from asyncbdd.secrets import mask_url, mask_urls_in
 
-__all__ = ["KafkaTopic"]
+__all__ = ["MOCK_CLUSTER_API_VERSION", "KafkaTopic"]
 
 FETCH_MAX_WAIT_MS = 10
 """How long the broker may hold a fetch open: kafka-python's default, 500 ms, makes a
 polling consumer see new records up to half a second late."""
-MOCK_CLUSTER_API_VERSION = (2, 4, 0)
-"""The protocol version kafka-python settles on with the embedded mock cluster."""
 MISSING_TOPIC_RECHECK = 0.1
 """Seconds between metadata checks while a topic does not exist yet."""
 PROBE_EVERY = 1.0
@@ -326,21 +331,19 @@ class KafkaTopic(Queue):
                 "security_protocol, sasl_mechanism, sasl_plain_username."
             )
         options = {name: value for name, value in self.options.items() if name in known}
-        if self._embedded:
-            # kafka-python probes with ApiVersions v4 first, which the mock cluster answers
-            # in a form it cannot decode: an ERROR log line per connection, then a retry.
-            options.setdefault("api_version", MOCK_CLUSTER_API_VERSION)
+        for name, value in broker_version_config(self.bootstrap_servers).items():
+            options.setdefault(name, value)  # the embedded broker's fixed protocol version
         try:
             return client(
                 **{
-                    "api_version_auto_timeout_ms": self._timeout_ms(),
+                    **connect_timeout_config(client, self._timeout_ms()),
                     "request_timeout_ms": max(self._timeout_ms(), 1000) + 1000,
                     **options,  # may tune those defaults, not what reading depends on:
                     **config,
                     "bootstrap_servers": self.bootstrap_servers.split(","),
                 }
             )
-        except NoBrokersAvailable:
+        except NO_BROKER_ANSWERED:
             raise QueueUnavailable(
                 f"No Kafka broker answered at {mask_url(self.bootstrap_servers)} within "
                 f"{self._timeout_ms() / 1000:g} s (topic {self.topic!r}, alias "
@@ -395,10 +398,7 @@ def _would_start(settings: Settings, aliases: Sequence[str]) -> str:
 
 def _answers(consumer: KafkaConsumer, seconds: float) -> bool:
     """Whether the cluster answers a metadata request within ``seconds``."""
-    client = consumer._client
-    future = client.cluster.request_update()
-    client.poll(timeout_ms=int(seconds * 1000), future=future)
-    return bool(future.is_done and future.succeeded())
+    return wait_for_answer(consumer, consumer._client.cluster.request_update(), seconds)
 
 
 def _close_producer(producer: KafkaProducer) -> str | None:
@@ -437,7 +437,7 @@ def _partitions_for_topic(consumer: KafkaConsumer, topic: str, seconds: float) -
     if partitions is None:
         every_topic, cluster.need_all_topic_metadata = cluster.need_all_topic_metadata, True
         try:
-            client.poll(timeout_ms=int(seconds * 1000), future=cluster.request_update())
+            wait_for_answer(consumer, cluster.request_update(), seconds)
         finally:
             cluster.need_all_topic_metadata = every_topic
         partitions = cluster.partitions_for_topic(topic)

@@ -47,6 +47,7 @@ from asyncbdd.demo import (
     TransportError,
 )
 from asyncbdd.infra.kafka_broker import EmbeddedKafka, shared_embedded_kafka
+from asyncbdd.infra.kafka_clients import MOCK_CLUSTER_API_VERSION
 from asyncbdd.infra.sqs_server import EMBEDDED_REGION, EmbeddedSqs, shared_embedded_sqs
 
 LATE = 0.6  # seconds late-billing-message holds a message back in these tests
@@ -79,7 +80,11 @@ def sqs_client(sqs: EmbeddedSqs) -> Any:
 @pytest.fixture(scope="module")
 def producer(kafka: EmbeddedKafka) -> Iterator[Any]:
     """A Kafka producer that sends at once."""
-    created = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, linger_ms=0)
+    created = KafkaProducer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        linger_ms=0,
+        api_version=MOCK_CLUSTER_API_VERSION,
+    )
     yield created
     created.close()
 

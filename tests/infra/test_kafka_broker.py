@@ -30,6 +30,7 @@ from asyncbdd.infra.kafka_broker import (  # noqa: E402
     EmbeddedKafka,
     EmbeddedKafkaError,
 )
+from asyncbdd.infra.kafka_clients import MOCK_CLUSTER_API_VERSION  # noqa: E402
 
 DEADLINE = 5.0  # seconds any single wait in these tests may take before failing
 
@@ -50,6 +51,7 @@ def topic() -> str:
 def make_producer(bootstrap_servers: str) -> Any:
     return kafka.KafkaProducer(
         bootstrap_servers=bootstrap_servers,
+        api_version=MOCK_CLUSTER_API_VERSION,
         key_serializer=str.encode,
         value_serializer=lambda value: json.dumps(value).encode(),
         linger_ms=0,
@@ -59,6 +61,7 @@ def make_producer(bootstrap_servers: str) -> Any:
 def make_consumer(bootstrap_servers: str) -> Any:
     return kafka.KafkaConsumer(
         bootstrap_servers=bootstrap_servers,
+        api_version=MOCK_CLUSTER_API_VERSION,
         group_id=None,
         enable_auto_commit=False,
         fetch_max_wait_ms=10,
@@ -156,7 +159,10 @@ def test_another_process_shares_the_broker(broker: EmbeddedKafka, topic: str) ->
         f"""
         import json, os, sys
         from kafka import KafkaProducer
-        producer = KafkaProducer(bootstrap_servers=os.environ[{BOOTSTRAP_SERVERS_VARIABLE!r}])
+        producer = KafkaProducer(
+            bootstrap_servers=os.environ[{BOOTSTRAP_SERVERS_VARIABLE!r}],
+            api_version={MOCK_CLUSTER_API_VERSION!r},
+        )
         producer.send(sys.argv[1], json.dumps({{"from": "child"}}).encode(), key=b"k").get(5)
         producer.close()
         """

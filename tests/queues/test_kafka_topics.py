@@ -16,6 +16,7 @@ import asyncbdd  # noqa: E402
 from asyncbdd.config import Settings  # noqa: E402
 from asyncbdd.errors import WaitTimeout  # noqa: E402
 from asyncbdd.infra.kafka_broker import EmbeddedKafka, shared_embedded_kafka  # noqa: E402
+from asyncbdd.infra.kafka_clients import broker_version_config  # noqa: E402
 from asyncbdd.queues import (  # noqa: E402
     Correlation,
     KafkaTopic,
@@ -33,8 +34,9 @@ Configure = Callable[..., Settings]
 
 def produce(topic: str, value: bytes, *, headers: list[tuple[str, bytes]] | None = None) -> None:
     """Produce one record with a plain kafka-python producer, bypassing asyncbdd."""
+    servers = shared_embedded_kafka().bootstrap_servers
     producer = kafka.KafkaProducer(
-        bootstrap_servers=shared_embedded_kafka().bootstrap_servers, linger_ms=0
+        bootstrap_servers=servers, linger_ms=0, **broker_version_config(servers)
     )
     try:
         producer.send(topic, value=value, headers=headers or []).get(timeout=10)
