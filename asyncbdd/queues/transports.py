@@ -167,15 +167,16 @@ def schemes() -> set[str]:
     return {*_BUILT_IN, *registered, *_entry_point_names()}
 
 
-def transport_options(scheme: str) -> dict[str, object]:
-    """The options of the transport of ``scheme`` in force: each declared
-    :class:`Option`'s default, or the setting ``asyncbdd.SCHEME.NAME`` converted.
+def transport_options(scheme: str, settings: Settings | None = None) -> dict[str, object]:
+    """The options of the transport of ``scheme`` in ``settings`` (default: those in
+    force): each declared :class:`Option`'s default, or the setting
+    ``asyncbdd.SCHEME.NAME`` converted.
 
     Raises :class:`~asyncbdd.errors.ConfigurationError` naming the setting for an
     option the transport does not declare (with the closest one) or a value it refuses.
     """
     transport = transport_named(scheme)
-    given = get_settings().transport_settings.get(scheme, {})
+    given = (settings or get_settings()).transport_settings.get(scheme, {})
     values = {name: option.default for name, option in transport.options.items()}
     for name, text in given.items():
         key = f"asyncbdd.{scheme}.{name}"
