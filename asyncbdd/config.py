@@ -29,10 +29,13 @@ from asyncbdd.secrets import MASK, is_secret_name, mask_mapping, mask_url, mask_
 __all__ = [
     "PREFIX",
     "Settings",
+    "boolean",
     "check_environment_unchanged",
     "get_settings",
     "load_settings",
     "load_settings_later",
+    "one_of",
+    "optional_text",
     "set_settings",
     "setting_key",
     "setting_sources",
@@ -74,19 +77,6 @@ class Settings:
     queues_correlation: str = "attribute:correlation_id"
     """Where messages carry the scenario's correlation id: ``attribute:NAME`` (an SQS
     message attribute or Kafka header), ``field:a.b`` (a JSON body field), or ``off``."""
-    sqs_endpoint: str | None = None
-    """SQS endpoint URL (LocalStack, a shared moto); unset: the embedded server, unless
-    ``sqs_region`` is set, which means AWS itself."""
-    sqs_region: str | None = None
-    """AWS region of the SQS queues; unset: boto3's standard configuration chain."""
-    sqs_unwrap_sns: bool = True
-    """Read the message inside an SNS notification envelope, as an SNS subscriber would."""
-    sqs_sharing: str = "auto"
-    """How to read an SQS queue that others may read too: ``auto`` reads it directly when
-    that cannot harm another consumer's messages, through a private tap queue subscribed
-    to its SNS topic when it can (a redrive policy, a FIFO queue), and refuses otherwise;
-    ``tap`` always reads through a tap; ``exclusive`` reads it directly, the run being
-    its only reader."""
     kafka_bootstrap_servers: str | None = None
     """``host:port[,host:port]`` of a Kafka cluster; unset: the embedded mock broker."""
     kafka_options: Mapping[str, object] = field(default_factory=dict)
@@ -175,7 +165,11 @@ def load_settings(
     for variable in unknown:
         warnings.warn(_unknown_message(variable, "environment variable"), stacklevel=2)
     names = _secret_names_in(raw)
-    values = {name: _converted(name, value, origin, names) for name, (value, origin) in raw.items()}
+    values = {
+        name: _converted(name, value, origin, names)
+        for name, (value, origin) in raw.items()
+        if "." not in name  # a transport's option, in transport_settings
+    }
     return Settings(**values)
 
 
@@ -189,18 +183,20 @@ def setting_sources(
 
     Every setting name maps to ``"default"`` or to the place that set it last, as error
     messages name it: ``"asyncbdd.timeout in setup.cfg"``, ``"environment variable
-    ASYNCBDD_GRACE"``, ``"-D asyncbdd.timeout_scale"``.
+    ASYNCBDD_GRACE"``, ``"-D asyncbdd.timeout_scale"``; each transport option given
+    maps too, by ``SCHEME.NAME`` (``"sqs.endpoint"``).
     """
     raw, _ = _gathered(file_values, environ, overrides)
-    return {
+    sources = {
         item.name: raw[item.name][1] if item.name in raw else "default"
         for item in dataclasses.fields(Settings)
     }
+    return sources | {name: origin for name, (_, origin) in raw.items() if "." in name}
 
 
 def setting_key(name: str) -> str:
-    """The key a team writes for setting ``name``: ``asyncbdd.sqs.endpoint`` for
-    ``sqs_endpoint``, ``asyncbdd.timeout_scale`` for ``timeout_scale``."""
+    """The key a team writes for setting ``name``: ``asyncbdd.webhooks.port`` for
+    ``webhooks_port``, ``asyncbdd.timeout_scale`` for ``timeout_scale``."""
     group, underscore, rest = name.partition("_")
     if underscore and group in _GROUPS:
         return f"{PREFIX}{group}.{rest}"
@@ -293,6 +289,7 @@ def _gathered(
         scheme, _, option = name.partition("_")
         options.setdefault(scheme, {})[option] = str(value)
         raw["transport_settings"] = (options, origin)
+        raw[f"{scheme}.{option}"] = (value, origin)  # where each option came from
 
     for key, value in (file_values or {}).items():
         if key.startswith(PREFIX):
@@ -321,8 +318,8 @@ def _is_transport_option(name: str) -> bool:
     return bool(underscore and option) and scheme not in _GROUPS and scheme in schemes()
 
 
-_GROUPS = frozenset({"queues", "sqs", "kafka", "webhooks", "traces", "secrets", "progress"})
-"""Setting names whose first word groups them: ``sqs_endpoint`` is ``asyncbdd.sqs.endpoint``."""
+_GROUPS = frozenset({"queues", "kafka", "webhooks", "traces", "secrets", "progress"})
+"""Setting names whose first word groups them: ``webhooks_port`` is ``asyncbdd.webhooks.port``."""
 
 
 def _our_variables(environment: Mapping[str, str]) -> dict[str, str]:
@@ -330,7 +327,10 @@ def _our_variables(environment: Mapping[str, str]) -> dict[str, str]:
         name: value
         for name, value in environment.items()
         if name.startswith(ENVIRONMENT_PREFIX)
-        and name[len(ENVIRONMENT_PREFIX) :].lower() in _CONVERTERS
+        and (
+            name[len(ENVIRONMENT_PREFIX) :].lower() in _CONVERTERS
+            or _is_transport_option(name[len(ENVIRONMENT_PREFIX) :].lower())
+        )
     }
 
 
@@ -385,6 +385,21 @@ _BOUNDED_DURATIONS = (
     "timeout", "max_interval", "scenario_budget", "grace", "settle", "connect_timeout",
     "progress_after", "progress_every",
 )  # fmt: skip
+
+
+def optional_text(value: object) -> str | None:
+    """A setting's text, stripped; ``None`` when empty (for a transport's options)."""
+    return _optional_text(value)
+
+
+def boolean(value: object) -> bool:
+    """A setting's true/false (yes/no, on/off, 1/0), for a transport's options."""
+    return _boolean(value)
+
+
+def one_of(*choices: str) -> Callable[[object], str]:
+    """A converter of a setting to one of ``choices`` (lower case), for a transport's options."""
+    return functools.partial(_one_of, choices=choices)
 
 
 def _optional_text(value: object) -> str | None:
@@ -556,10 +571,6 @@ _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "queues_correlation": functools.partial(
         _correlation, carrier="attribute", example="attribute:correlation_id"
     ),
-    "sqs_endpoint": _optional_text,
-    "sqs_region": _optional_text,
-    "sqs_unwrap_sns": _boolean,
-    "sqs_sharing": lambda value: _one_of(value, SQS_SHARING),
     "kafka_bootstrap_servers": _optional_text,
     "kafka_options": _kafka_options,
     "webhooks_host": _host,

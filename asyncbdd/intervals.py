@@ -170,8 +170,10 @@ def as_strategy(interval: IntervalStrategy | float | timedelta | str | None) -> 
 def next_pause(strategy: IntervalStrategy, state: WaitState[Any]) -> float:
     """The strategy's next pause, checked: a finite number of seconds, 0 or more."""
     pause = strategy(state)
-    if isinstance(pause, bool) or not isinstance(pause, (int, float)) or not (
-        0 <= pause < math.inf
+    if (
+        isinstance(pause, bool)
+        or not isinstance(pause, (int, float))
+        or not (0 <= pause < math.inf)
     ):
         raise InvalidInput(
             f"The interval strategy {strategy} returned {pause!r} as the pause before "

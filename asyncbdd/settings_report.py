@@ -54,11 +54,17 @@ def settings_report(defines: Sequence[str] = (), environ: Mapping[str, str] | No
         for name, value in shown.items()
         if name != "transport_settings"
     ]
-    rows += [  # each transport's own options, as given: asyncbdd.amqp.url
-        (f"{PREFIX}{scheme}.{option}", _source(sources["transport_settings"], files), text)
-        for scheme, options in sorted(shown["transport_settings"].items())  # type: ignore[attr-defined]
-        for option, text in sorted(options.items())
-    ]
+    given: Mapping[str, Mapping[str, str]] = shown["transport_settings"]  # type: ignore[assignment]
+    for transport in transports():  # each transport's own options: asyncbdd.sqs.endpoint
+        for option, declared in transport.options.items():
+            key = f"{transport.scheme}.{option}"
+            text = given.get(transport.scheme, {}).get(option)
+            value = declared.default if text is None else text
+            if isinstance(value, str):  # a default URL may hold a password too (guest:guest)
+                value = mask_url(value, extra_names=settings.secrets_names) if value else None
+            shown_value = "***" if declared.secret and value is not None else value
+            rows.append((f"{PREFIX}{key}", _source(sources.get(key, "default"), files),
+                         _text(option, shown_value)))  # fmt: skip
     lines = [
         "Settings in force, and where each came from (later wins: default < config file <",
         "environment ASYNCBDD_* < -D):",

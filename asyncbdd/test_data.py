@@ -142,7 +142,7 @@ def _typed(definition: Table, row: Row) -> Row:
             except ValueError:
                 raise InvalidInput(
                     f"Column {name!r} of table {definition.name!r} holds a date or time; "
-                    f"{value!r} is not one. Write it as ISO 8601, e.g. \"2026-01-31 12:00:00\"."
+                    f'{value!r} is not one. Write it as ISO 8601, e.g. "2026-01-31 12:00:00".'
                 ) from None
     return typed
 

@@ -13,6 +13,7 @@ import pytest
 
 from asyncbdd import cli
 from asyncbdd.config import Settings, setting_key, setting_sources
+from asyncbdd.queues.transports import transports
 from asyncbdd.settings_report import embedded_services
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,14 +72,16 @@ def test_each_setting_names_where_it_came_from(
         "setup.cfg",
         "billing = sqs:billing, orders = kafka:order.created",
     )
-    assert len(rows) == len(Settings.__dataclass_fields__) - 1  # no transport options given
+    options = sum(len(transport.options) for transport in transports())
+    assert len(rows) == len(Settings.__dataclass_fields__) - 1 + options  # each option a row
 
 
 def test_a_transports_options_show_one_row_each_masked(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rows = _report(capsys, "-D", "asyncbdd.sns.url=amqp://user:hunter2@broker/")
-    assert rows["asyncbdd.sns.url"] == ("-D", "amqp://user:***@broker/")
+    rows = _report(capsys, "-D", "asyncbdd.amqp.url=amqp://user:hunter2@broker/")
+    assert rows["asyncbdd.amqp.url"] == ("-D", "amqp://user:***@broker/")
+    assert rows["asyncbdd.sqs.sharing"] == ("default", "auto")
     assert "asyncbdd.transport_settings" not in rows
 
 
@@ -122,7 +125,7 @@ def test_configured_endpoints_start_nothing() -> None:
     """An SQS endpoint, a region or Kafka servers mean no embedded broker starts."""
     settings = Settings(
         queues={"billing": "sqs:billing", "orders": "kafka:orders"},
-        sqs_region="eu-west-1",
+        transport_settings={"sqs": {"region": "eu-west-1"}},
         kafka_bootstrap_servers="kafka.internal:9092",
     )
     services = dict(embedded_services(settings))
@@ -161,10 +164,12 @@ def test_setting_sources_follow_the_precedence() -> None:
 
 def test_setting_keys_are_written_as_teams_write_them() -> None:
     """Grouped settings read with a dot after their group; the key reads back as the setting."""
-    assert setting_key("sqs_endpoint") == "asyncbdd.sqs.endpoint"
+    assert setting_key("kafka_bootstrap_servers") == "asyncbdd.kafka.bootstrap_servers"
     assert setting_key("webhooks_max_body_size") == "asyncbdd.webhooks.max_body_size"
     assert setting_key("timeout_scale") == "asyncbdd.timeout_scale"
     for name in Settings.__dataclass_fields__:
+        if name == "transport_settings":
+            continue  # given as asyncbdd.SCHEME.NAME
         key = setting_key(name)
         assert setting_sources(overrides={key: "x"}, environ={})[name] == f"-D {key}"
 

@@ -17,6 +17,7 @@ from asyncbdd.errors import AsyncBddError, ConfigurationError, WaitTimeout
 from asyncbdd.hooks import install_hooks, settings_from_behave
 from asyncbdd.infra.run_scoped import RunScoped
 from asyncbdd.queues import register_queue
+from asyncbdd.queues.sqs import sqs_settings
 from asyncbdd.scenario import Scenario, current_scenario, end_scenario
 from asyncbdd.wait import wait_until
 
@@ -380,7 +381,7 @@ def test_a_variable_the_team_sets_in_before_all_takes_effect(
     install_hooks(namespace)
     context = behave_context()
     namespace["before_all"](context)
-    assert get_settings().sqs_endpoint == "http://127.0.0.1:4566"
+    assert sqs_settings().endpoint == "http://127.0.0.1:4566"
     namespace["before_scenario"](context, SimpleNamespace(name="pay an order"))
     namespace["after_scenario"](context, SimpleNamespace(name="pay an order"))
 

@@ -16,7 +16,7 @@ import asyncbdd
 from asyncbdd.config import Settings, get_settings, load_settings, set_settings
 from asyncbdd.errors import AsyncBddError, ConfigurationError, ExpectationFailed, InvalidInput
 from asyncbdd.queues.aliases import queue_from_spec
-from asyncbdd.queues.sqs import SqsQueue
+from asyncbdd.queues.sqs import SqsQueue, sqs_settings
 from asyncbdd.scenario import end_scenario
 from asyncbdd.secrets import (
     UNPARSEABLE_URL,
@@ -465,14 +465,15 @@ def test_an_sqs_queue_shows_its_endpoint_without_secrets(
     listening = socket.create_server(("127.0.0.1", 0))
     reachable = listening.getsockname()[1]
     planted = planted_settings()
-    endpoint = planted.sqs_endpoint or ""
+    endpoint = sqs_settings(planted).endpoint or ""
+
+    def with_endpoint(url: str) -> Settings:
+        sqs = {"endpoint": url, "region": "us-east-1"}
+        return planted.replace(transport_settings={**planted.transport_settings, "sqs": sqs})
+
     shown: list[str] = []
     try:
-        set_settings(
-            planted.replace(
-                sqs_endpoint=endpoint.replace("4566", str(reachable)), sqs_region="us-east-1"
-            )
-        )
+        set_settings(with_endpoint(endpoint.replace("4566", str(reachable))))
         queue = SqsQueue("billing", "billing")
         assert queue.client is not None  # built: the endpoint is known now
         shown.append(queue.describe())
@@ -480,7 +481,7 @@ def test_an_sqs_queue_shows_its_endpoint_without_secrets(
     finally:
         listening.close()
     closed = endpoint.replace("4566", str(closed_port()))
-    set_settings(planted.replace(sqs_endpoint=closed, sqs_region="us-east-1"))
+    set_settings(with_endpoint(closed))
     with pytest.raises(AsyncBddError) as unreachable:
         SqsQueue("billing", "billing").open()
     shown.append(str(unreachable.value))

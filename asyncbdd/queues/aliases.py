@@ -77,6 +77,7 @@ def queue_named(alias: str) -> Queue:
         alias,
         spec,
         settings.queues_correlation,
+        repr(sorted(settings.transport_settings.get(transport.scheme, {}).items())),
         *(repr(getattr(settings, name)) for name in transport.settings),
     )
     with _lock:

@@ -122,7 +122,6 @@ register_transport(
         build=SnsTopic,
         forms="sns:TOPIC-NAME, sns:TOPIC-ARN",
         describes="an SNS topic, read through a tap queue the run subscribes to it",
-        settings=("sqs_endpoint", "sqs_region"),
         module=__name__,
     )
 )

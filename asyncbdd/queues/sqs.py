@@ -14,7 +14,8 @@ import threading
 import urllib.parse
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from botocore.exceptions import (
@@ -26,7 +27,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from asyncbdd.config import Settings, get_settings
+from asyncbdd.config import Settings, boolean, one_of, optional_text
 from asyncbdd.infra.sqs_server import (
     RETRIES,
     call_timeouts,
@@ -51,14 +52,14 @@ from asyncbdd.queues.sqs_sharing import (
     find_subscription,
     hazards,
 )
-from asyncbdd.queues.transports import Transport, register_transport
+from asyncbdd.queues.transports import Option, Transport, register_transport, transport_options
 from asyncbdd.secrets import mask_url, mask_urls_in
 
 if TYPE_CHECKING:
     from types_boto3_sns.client import SNSClient
     from types_boto3_sqs.client import SQSClient
 
-__all__ = ["SqsQueue"]
+__all__ = ["SHARING", "SqsQueue", "SqsSettings", "sqs_settings"]
 
 LONGEST_POLL = 20
 """SQS's longest long poll, in seconds."""
@@ -67,6 +68,31 @@ HIDES_RECEIVED_FOR = 120
 back what it receives as soon as it has read past others' messages, so this only bounds
 how long another consumer's message stays hidden should the reader's process be killed
 meanwhile (rather than the queue's own visibility timeout, which may be hours)."""
+
+
+SHARING = ("auto", "tap", "exclusive")
+"""The ways to read a shared SQS queue (setting ``asyncbdd.sqs.sharing``)."""
+
+
+@dataclass(frozen=True)
+class SqsSettings:
+    """The SQS transport's settings in force (``asyncbdd.sqs.*``)."""
+
+    endpoint: str | None
+    region: str | None
+    unwrap_sns: bool
+    sharing: str
+
+
+def sqs_settings(settings: Settings | None = None) -> SqsSettings:
+    """The SQS settings of ``settings`` (default: those in force)."""
+    options = transport_options("sqs", settings)
+    return SqsSettings(
+        endpoint=cast("str | None", options["endpoint"]),
+        region=cast("str | None", options["region"]),
+        unwrap_sns=bool(options["unwrap_sns"]),
+        sharing=str(options["sharing"]),
+    )
 
 
 class SqsQueue(Queue):
@@ -94,7 +120,7 @@ class SqsQueue(Queue):
         path = urllib.parse.urlsplit(name_or_url).path if "://" in name_or_url else name_or_url
         self.name = path.rstrip("/").rsplit("/", 1)[-1]  # never the query: it may hold a token
         self.url: str | None = name_or_url if "://" in name_or_url else None
-        self.unwrap_sns = get_settings().sqs_unwrap_sns if unwrap_sns is None else unwrap_sns
+        self.unwrap_sns = sqs_settings().unwrap_sns if unwrap_sns is None else unwrap_sns
         self._client = client
         self._own_client = client is None
         self._given_url = self.url
@@ -126,8 +152,8 @@ class SqsQueue(Queue):
         """
         if self._reading_url is None and (
             self._given_url is not None
-            or get_settings().sqs_endpoint
-            or get_settings().sqs_region
+            or sqs_settings().endpoint
+            or sqs_settings().region
             or embedded_sqs_running()
         ):
             self.open()
@@ -182,7 +208,7 @@ class SqsQueue(Queue):
             AttributeNames=INSPECTED_ATTRIBUTES,
         )
         attributes = reply.get("Attributes", {})
-        sharing = get_settings().sqs_sharing
+        sharing = sqs_settings().sharing
         harms = hazards(attributes, embedded=self._embedded) if self.correlation.enabled else []
         if sharing == "exclusive" or (sharing == "auto" and not harms):
             return url
@@ -222,11 +248,11 @@ class SqsQueue(Queue):
     def _sns_client(self) -> SNSClient:
         if self._embedded:
             return shared_embedded_sqs().sns_client()
-        settings = get_settings()
+        settings = sqs_settings()
         if self._given_url is not None:
-            region = _region_of(self._given_url) or settings.sqs_region
+            region = _region_of(self._given_url) or settings.region
             return sns_client(_endpoint_of(self._given_url), region)
-        return sns_client(settings.sqs_endpoint, settings.sqs_region)
+        return sns_client(settings.endpoint, settings.region)
 
     def backlog(self) -> int | None:
         reply = self._call(
@@ -322,12 +348,12 @@ class SqsQueue(Queue):
         return call_timeouts() if client is None else _timeouts_of(client)
 
     def _build_client(self) -> SQSClient:
-        settings = get_settings()
-        if self.url is not None or settings.sqs_endpoint or settings.sqs_region:
+        settings = sqs_settings()
+        if self.url is not None or settings.endpoint or settings.region:
             # boto3 sends every request to the client's endpoint, whatever the QueueUrl
             # says, so a queue URL must bring its own endpoint and region.
-            endpoint = settings.sqs_endpoint if self.url is None else _endpoint_of(self.url)
-            region = _region_of(self.url) or settings.sqs_region
+            endpoint = settings.endpoint if self.url is None else _endpoint_of(self.url)
+            region = _region_of(self.url) or settings.region
             if endpoint:
                 check_reachable(endpoint)
             self._endpoint = endpoint or f"AWS ({region})"
@@ -420,7 +446,26 @@ register_transport(
         build=SqsQueue,
         forms="sqs:QUEUE-NAME, sqs:QUEUE-URL",
         describes="an SQS queue, on the embedded server, the endpoint set, or AWS",
-        settings=("sqs_endpoint", "sqs_region", "sqs_unwrap_sns", "sqs_sharing"),
+        options={
+            "endpoint": Option(
+                None,
+                "SQS endpoint URL (LocalStack, a shared moto); unset: the embedded server, "
+                "unless a region is set, which means AWS itself",
+                optional_text,
+            ),
+            "region": Option(
+                None, "AWS region of the queues; unset: boto3's configuration", optional_text
+            ),
+            "unwrap_sns": Option(
+                True, "read the message inside an SNS notification envelope", boolean
+            ),
+            "sharing": Option(
+                "auto",
+                "how to read a queue others read too: auto, tap or exclusive "
+                "(asyncbdd.queues.sqs_sharing)",
+                one_of(*SHARING),
+            ),
+        },
         embedded=lambda settings, aliases: ("SQS server", _would_start(settings, aliases)),
         module=__name__,
     )
@@ -432,11 +477,12 @@ def _would_start(settings: Settings, aliases: Sequence[str]) -> str:
     by_name = [alias for alias in aliases if "://" not in settings.queues[alias]]
     if not aliases:
         return "not needed: no alias in asyncbdd.queues names an SQS queue"
-    if settings.sqs_endpoint:
-        endpoint = mask_url(settings.sqs_endpoint, extra_names=settings.secrets_names)
+    sqs = sqs_settings(settings)
+    if sqs.endpoint:
+        endpoint = mask_url(sqs.endpoint, extra_names=settings.secrets_names)
         return f"not started: asyncbdd.sqs.endpoint is {endpoint}"
-    if settings.sqs_region:
-        return f"not started: asyncbdd.sqs.region {settings.sqs_region} means AWS itself"
+    if sqs.region:
+        return f"not started: asyncbdd.sqs.region {sqs.region} means AWS itself"
     if not by_name:
         return "not started: every SQS alias is a queue URL, which names its endpoint"
     return f"starts (moto, in the test process) on first use of {', '.join(by_name)}"

@@ -15,7 +15,7 @@ On such a queue, asyncbdd reads a *tap* instead when an SNS topic feeds the queu
 private queue of the run's, subscribed to the topic with the queue's own subscription
 settings, so that it receives a copy of each message the queue does, and nobody else's
 message is ever received from the queue itself. Without a topic it refuses, saying what
-is safe. The ``asyncbdd.sqs.sharing`` setting chooses (:data:`~asyncbdd.config.SQS_SHARING`).
+is safe. The ``asyncbdd.sqs.sharing`` setting chooses (:data:`~asyncbdd.queues.sqs.SHARING`).
 """
 
 from __future__ import annotations

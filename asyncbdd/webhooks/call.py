@@ -122,4 +122,3 @@ class Call:
             f"<Call {self.summary(120)!r} to {to}, answered {self.status}, "
             f"headers {self.shown_headers()}>"
         )
-

@@ -21,6 +21,7 @@ from asyncbdd.queues import (
     unregister_queue,
 )
 from asyncbdd.queues.aliases import close_queues, queue_from_spec
+from asyncbdd.queues.sqs import sqs_settings
 
 Configure = Callable[..., Settings]
 
@@ -167,13 +168,18 @@ def test_unknown_kafka_option_is_a_configuration_error(configure: Configure, uid
 @pytest.mark.parametrize(("text", "value"), [("no", False), ("true", True), ("OFF", False)])
 def test_unwrap_sns_setting_reads_booleans(text: str, value: bool) -> None:
     """asyncbdd.sqs.unwrap_sns reads the usual spellings of true and false."""
-    assert settings_with("asyncbdd.sqs.unwrap_sns", text).sqs_unwrap_sns is value
+    assert sqs_settings(settings_with("asyncbdd.sqs.unwrap_sns", text)).unwrap_sns is value
+
+
+def test_an_sqs_setting_with_a_bad_value_names_it() -> None:
+    with pytest.raises(ConfigurationError, match=r"asyncbdd\.sqs\.sharing = 'sometimes'"):
+        sqs_settings(settings_with("asyncbdd.sqs.sharing", "sometimes"))
 
 
 def test_unwrap_sns_setting_rejects_other_text() -> None:
     """A value that is neither true nor false names the setting and the fix."""
     with pytest.raises(ConfigurationError, match=r"asyncbdd\.sqs\.unwrap_sns.*true or false"):
-        settings_with("asyncbdd.sqs.unwrap_sns", "maybe")
+        sqs_settings(settings_with("asyncbdd.sqs.unwrap_sns", "maybe"))
 
 
 def test_a_changed_setting_gives_the_alias_a_new_queue(configure: Configure, uid: str) -> None:

@@ -185,6 +185,9 @@ def test_hazards_name_redrive_policies_and_fifo_groups_off_the_embedded_server()
     assert hazards({"FifoQueue": "false", "VisibilityTimeout": "30"}) == []
 
 
-def test_setting_sharing_to_an_unknown_way_names_the_choices(configure: Configure) -> None:
+def test_setting_sharing_to_an_unknown_way_names_the_choices(
+    configure: Configure, uid: str
+) -> None:
+    configure({f"q-{uid}": f"sqs:q-{uid}"}, sqs_sharing="sometimes")
     with pytest.raises(Exception, match="auto, tap, exclusive"):
-        configure(sqs_sharing="sometimes")
+        queue_named(f"q-{uid}")
