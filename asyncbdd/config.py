@@ -40,6 +40,7 @@ __all__ = [
     "setting_key",
     "setting_sources",
     "shown_settings",
+    "shown_text",
 ]
 
 PREFIX = "asyncbdd."
@@ -77,10 +78,6 @@ class Settings:
     queues_correlation: str = "attribute:correlation_id"
     """Where messages carry the scenario's correlation id: ``attribute:NAME`` (an SQS
     message attribute or Kafka header), ``field:a.b`` (a JSON body field), or ``off``."""
-    kafka_bootstrap_servers: str | None = None
-    """``host:port[,host:port]`` of a Kafka cluster; unset: the embedded mock broker."""
-    kafka_options: Mapping[str, object] = field(default_factory=dict)
-    """kafka-python client options (``security_protocol=SASL_SSL, sasl_mechanism=PLAIN``)."""
     webhooks_host: str = "127.0.0.1"
     """Address the webhook capture server listens on; loopback unless the system under test
     runs elsewhere (another container), which a warning then points out."""
@@ -318,7 +315,7 @@ def _is_transport_option(name: str) -> bool:
     return bool(underscore and option) and scheme not in _GROUPS and scheme in schemes()
 
 
-_GROUPS = frozenset({"queues", "kafka", "webhooks", "traces", "secrets", "progress"})
+_GROUPS = frozenset({"queues", "webhooks", "traces", "secrets", "progress"})
 """Setting names whose first word groups them: ``webhooks_port`` is ``asyncbdd.webhooks.port``."""
 
 
@@ -338,8 +335,6 @@ def _converted(name: str, value: object, origin: str, names: tuple[str, ...]) ->
     """Setting ``name``'s ``value`` converted; the error of an invalid one shows it with
     its secrets masked (``names``: the extra secret names)."""
     try:
-        if name in _NAMED_CONVERTERS:
-            return _NAMED_CONVERTERS[name](value, names)
         return _CONVERTERS[name](value)
     except (AsyncBddError, ValueError) as error:
         shown = _shown_value(name, value, names)
@@ -462,11 +457,22 @@ def _pairs(value: object, names: tuple[str, ...] | None = None) -> dict[str, str
     return pairs
 
 
-def _kafka_options(value: object, names: tuple[str, ...] = ()) -> dict[str, object]:
+def client_options(value: object, names: tuple[str, ...] = ()) -> dict[str, object]:
+    """A client's options, ``name = value`` items (``security_protocol = SASL_SSL,
+    request_timeout_ms = 5000``), integers read as such, for a transport's options; an
+    error never shows the value of a secret name (``names``: the extra ones)."""
     options: dict[str, object] = {}
     for name, text in _pairs(value, names).items():
         options[name] = int(text) if _INTEGER.fullmatch(text) else text
     return options
+
+
+def shown_text(text: str, names: tuple[str, ...] = ()) -> str:
+    """A setting's text as output may show it: the secret values of ``name = value``
+    items masked, and the passwords and tokens of URLs."""
+    if _PAIRS.match(text):
+        return _shown_pairs(text, names)
+    return mask_url(text, extra_names=names)
 
 
 def _names(value: object) -> tuple[str, ...]:
@@ -571,8 +577,6 @@ _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "queues_correlation": functools.partial(
         _correlation, carrier="attribute", example="attribute:correlation_id"
     ),
-    "kafka_bootstrap_servers": _optional_text,
-    "kafka_options": _kafka_options,
     "webhooks_host": _host,
     "webhooks_port": _port,
     "webhooks_public_url": _public_url,
@@ -591,10 +595,6 @@ _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "progress_after": _seconds,
     "progress_every": _positive_seconds,
 }
-_NAMED_CONVERTERS: dict[str, Callable[[object, tuple[str, ...]], Any]] = {
-    "kafka_options": _kafka_options,
-}
-"""Converters told the secret names, so that their errors never echo a secret."""
 _SEPARATORS = re.compile(r"[\n,;]")
 _HOLDING_NAMES = frozenset({
     "webhooks_signature_header", "webhooks_signature_algorithm", "secrets_names",
@@ -624,7 +624,7 @@ def _shown_value(name: str, value: object, names: tuple[str, ...]) -> object:
             scheme: {
                 option: _shown_value(option, text, names)
                 if is_secret_name(option, names)
-                else mask_url(text, extra_names=names)
+                else shown_text(text, names)
                 for option, text in options.items()
             }
             for scheme, options in value.items()
@@ -634,8 +634,8 @@ def _shown_value(name: str, value: object, names: tuple[str, ...]) -> object:
         shown = {alias: mask_url(spec, extra_names=names) for alias, spec in value.items()}
     elif isinstance(value, Mapping):
         shown = mask_mapping(value, extra_names=names)
-    elif isinstance(value, str) and name in ("queues", "kafka_options"):
-        shown = _shown_pairs(value, names if name == "kafka_options" else None)
+    elif isinstance(value, str) and name == "queues":
+        shown = _shown_pairs(value, None)
     elif isinstance(value, str) and _MAY_HOLD_URL.search(value):
         shown = mask_url(value, extra_names=names)
     else:
@@ -667,6 +667,7 @@ def _shown_pairs(text: str, names: tuple[str, ...] | None) -> str:
 
 
 _MAY_HOLD_URL = re.compile(r"://|[@?]")
+_PAIRS = re.compile(r"\s*[A-Za-z_][\w.-]*\s*=")
 
 
 def _field_name(key: str, origin: str) -> str:

@@ -125,8 +125,10 @@ def test_configured_endpoints_start_nothing() -> None:
     """An SQS endpoint, a region or Kafka servers mean no embedded broker starts."""
     settings = Settings(
         queues={"billing": "sqs:billing", "orders": "kafka:orders"},
-        transport_settings={"sqs": {"region": "eu-west-1"}},
-        kafka_bootstrap_servers="kafka.internal:9092",
+        transport_settings={
+            "sqs": {"region": "eu-west-1"},
+            "kafka": {"bootstrap_servers": "kafka.internal:9092"},
+        },
     )
     services = dict(embedded_services(settings))
     assert services["SQS server"] == "not started: asyncbdd.sqs.region eu-west-1 means AWS itself"
@@ -164,7 +166,7 @@ def test_setting_sources_follow_the_precedence() -> None:
 
 def test_setting_keys_are_written_as_teams_write_them() -> None:
     """Grouped settings read with a dot after their group; the key reads back as the setting."""
-    assert setting_key("kafka_bootstrap_servers") == "asyncbdd.kafka.bootstrap_servers"
+    assert setting_key("traces_order_by") == "asyncbdd.traces.order_by"
     assert setting_key("webhooks_max_body_size") == "asyncbdd.webhooks.max_body_size"
     assert setting_key("timeout_scale") == "asyncbdd.timeout_scale"
     for name in Settings.__dataclass_fields__:

@@ -19,12 +19,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
-from asyncbdd.config import Settings, get_settings
+from asyncbdd.config import Settings, client_options, get_settings, optional_text
 from asyncbdd.durations import format_duration
 from asyncbdd.errors import ConfigurationError, report_problem
 from asyncbdd.infra.kafka_broker import EmbeddedKafka, shared_embedded_kafka
@@ -43,10 +44,10 @@ from asyncbdd.queues.base import (
     QueueUnavailable,
 )
 from asyncbdd.queues.message import Message
-from asyncbdd.queues.transports import Transport, register_transport
+from asyncbdd.queues.transports import Option, Transport, register_transport, transport_options
 from asyncbdd.secrets import mask_url, mask_urls_in
 
-__all__ = ["MOCK_CLUSTER_API_VERSION", "KafkaTopic"]
+__all__ = ["MOCK_CLUSTER_API_VERSION", "KafkaSettings", "KafkaTopic", "kafka_settings"]
 
 FETCH_MAX_WAIT_MS = 10
 """How long the broker may hold a fetch open: kafka-python's default, 500 ms, makes a
@@ -60,6 +61,23 @@ PROBE_WAIT = 0.5
 """How long that question may wait for its answer (a cluster answers in milliseconds)."""
 CLOSE_WAIT = 1.0
 """Seconds closing a producer may wait for records still being sent."""
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """The Kafka transport's settings in force (``asyncbdd.kafka.*``)."""
+
+    bootstrap_servers: str | None
+    options: Mapping[str, object]
+
+
+def kafka_settings(settings: Settings | None = None) -> KafkaSettings:
+    """The Kafka settings of ``settings`` (default: those in force)."""
+    options = transport_options("kafka", settings)
+    return KafkaSettings(
+        bootstrap_servers=cast("str | None", options["bootstrap_servers"]),
+        options=cast("Mapping[str, object]", options["options"]),
+    )
 
 
 class KafkaTopic(Queue):
@@ -84,10 +102,10 @@ class KafkaTopic(Queue):
         correlation: Correlation | None = None,
     ) -> None:
         super().__init__(alias, correlation)
-        settings = get_settings()
+        settings = kafka_settings()
         self.topic = topic
-        self.options = dict(settings.kafka_options if options is None else options)
-        self._bootstrap = bootstrap_servers or settings.kafka_bootstrap_servers
+        self.options = dict(settings.options if options is None else options)
+        self._bootstrap = bootstrap_servers or settings.bootstrap_servers
         self._embedded = self._bootstrap is None
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
@@ -378,7 +396,20 @@ register_transport(
         build=KafkaTopic,
         forms="kafka:TOPIC",
         describes="a Kafka topic, on the embedded broker or the bootstrap servers set",
-        settings=("kafka_bootstrap_servers", "kafka_options"),
+        options={
+            "bootstrap_servers": Option(
+                None,
+                "host:port[,host:port] of a Kafka cluster; unset: the embedded mock broker",
+                optional_text,
+            ),
+            "options": Option(
+                {},
+                "kafka-python client options (security_protocol = SASL_SSL, "
+                "sasl_mechanism = PLAIN, ...)",
+                client_options,
+                told_secret_names=True,
+            ),
+        },
         extra="kafka",
         embedded=lambda settings, aliases: ("Kafka broker", _would_start(settings, aliases)),
         module=__name__,
@@ -390,8 +421,9 @@ def _would_start(settings: Settings, aliases: Sequence[str]) -> str:
     """Whether a run using the Kafka ``aliases`` would start the embedded broker, and why."""
     if not aliases:
         return "not needed: no alias in asyncbdd.queues names a Kafka topic"
-    if settings.kafka_bootstrap_servers:
-        servers = mask_url(settings.kafka_bootstrap_servers, extra_names=settings.secrets_names)
+    servers = kafka_settings(settings).bootstrap_servers
+    if servers:
+        servers = mask_url(servers, extra_names=settings.secrets_names)
         return f"not started: asyncbdd.kafka.bootstrap_servers is {servers}"
     return f"starts (librdkafka's mock cluster) on first use of {', '.join(aliases)}"
 

@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
-from asyncbdd.config import Settings, get_settings
+from asyncbdd.config import Settings, get_settings, shown_text
 from asyncbdd.errors import ConfigurationError, UnknownName, suggest
-from asyncbdd.secrets import mask_url
 
 if TYPE_CHECKING:
     from asyncbdd.queues.base import Queue
@@ -77,6 +76,9 @@ class Option:
     doc: str
     convert: Callable[[str], object] = str
     secret: bool = False
+    told_secret_names: bool = False
+    """Whether ``convert`` takes the secret names too (``asyncbdd.secrets.names``), as
+    ``convert(text, names)``, so that its errors never show a value of one."""
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,8 @@ def transport_options(scheme: str, settings: Settings | None = None) -> dict[str
     option the transport does not declare (with the closest one) or a value it refuses.
     """
     transport = transport_named(scheme)
-    given = (settings or get_settings()).transport_settings.get(scheme, {})
+    settings = settings or get_settings()
+    given = settings.transport_settings.get(scheme, {})
     values = {name: option.default for name, option in transport.options.items()}
     for name, text in given.items():
         key = f"asyncbdd.{scheme}.{name}"
@@ -190,9 +193,12 @@ def transport_options(scheme: str, settings: Settings | None = None) -> dict[str
                 + (f" The {scheme} transport knows: {known}." if known else "")
             )
         try:
-            values[name] = option.convert(text)
+            if option.told_secret_names:
+                values[name] = option.convert(text, settings.secrets_names)  # type: ignore[call-arg]
+            else:
+                values[name] = option.convert(text)
         except ValueError as error:
-            shown = "(secret)" if option.secret else repr(mask_url(text))
+            shown = "(secret)" if option.secret else repr(shown_text(text, settings.secrets_names))
             raise ConfigurationError(f"Setting {key} = {shown} is invalid: {error}.") from None
     return values
 

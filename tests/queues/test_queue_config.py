@@ -21,6 +21,7 @@ from asyncbdd.queues import (
     unregister_queue,
 )
 from asyncbdd.queues.aliases import close_queues, queue_from_spec
+from asyncbdd.queues.kafka import kafka_settings
 from asyncbdd.queues.sqs import sqs_settings
 
 Configure = Callable[..., Settings]
@@ -140,10 +141,11 @@ def test_correlation_settings_that_are_understood() -> None:
 
 def test_kafka_options_are_parsed_with_integers() -> None:
     """asyncbdd.kafka.options reads 'name = value' pairs, whole numbers as integers."""
-    options = settings_with(
+    settings = settings_with(
         "asyncbdd.kafka.options",
         "security_protocol = SASL_SSL; sasl_mechanism=PLAIN, request_timeout_ms = 5000",
-    ).kafka_options
+    )
+    options = kafka_settings(settings).options
     assert options == {
         "security_protocol": "SASL_SSL",
         "sasl_mechanism": "PLAIN",
