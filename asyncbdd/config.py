@@ -402,8 +402,6 @@ def _optional_text(value: object) -> str | None:
     return text or None
 
 
-SQS_SHARING = ("auto", "tap", "exclusive")
-"""The ways to read a shared SQS queue (setting ``asyncbdd.sqs.sharing``)."""
 PROGRESS_MODES = ("auto", "always", "never")
 """When long waits print progress lines (setting ``asyncbdd.progress``)."""
 

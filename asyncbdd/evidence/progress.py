@@ -23,15 +23,12 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from asyncbdd.config import get_settings
+from asyncbdd.config import PROGRESS_MODES, get_settings
 from asyncbdd.durations import format_duration
 from asyncbdd.matching import shorten
 from asyncbdd.secrets import mask_urls_in
 
 __all__ = ["PROGRESS_MODES", "Progress", "progress_for"]
-
-PROGRESS_MODES = ("auto", "always", "never")
-"""The values of setting ``asyncbdd.progress``."""
 
 
 class Progress:
