@@ -17,9 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def behave_126(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A virtual environment that sees this one's packages but has behave 1.2.6."""
     venv = tmp_path_factory.mktemp("behave-1.2.6")
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True
-    )
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     python = venv / "bin" / "python"
     installed = subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",

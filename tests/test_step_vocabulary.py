@@ -167,9 +167,7 @@ def _placeholder_cases() -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize(("step_type", "text", "field"), _placeholder_cases())
-def test_every_value_and_phrase_expands_placeholders(
-    step_type: str, text: str, field: str
-) -> None:
+def test_every_value_and_phrase_expands_placeholders(step_type: str, text: str, field: str) -> None:
     """A placeholder written where a phrase takes a value (or names a probe) is expanded,
     as in doc strings and tables: "{order_id}" is the scenario's order, not that text."""
     [matcher] = [m for m in registry.steps[step_type] if m.match(text)]

@@ -43,7 +43,7 @@ def test_a_tripwire_already_tripped_fails_the_next_wait_at_once(
     assert time.monotonic() - started < 1
     message = str(caught.value)
     assert message.startswith("Waited for: the invoice exists\n")
-    assert "the scenario's tripwire tripped: the order status becomes \"failed\"" in message
+    assert 'the scenario\'s tripwire tripped: the order status becomes "failed"' in message
     assert "before this wait began; it read 'failed')" in message
     assert caught.value.trip.value == "failed"  # type: ignore[attr-defined]
 

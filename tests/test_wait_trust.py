@@ -455,6 +455,4 @@ def test_the_hold_edge_is_documented_by_a_clear_refusal_of_fixed_intervals(
     clock: FakeClock,
 ) -> None:
     """A fixed interval just under the deadline is still accepted."""
-    assert wait_until(
-        lambda: True, timeout=1, interval=Fixed(0.99), clock=clock, sleep=clock.sleep
-    )
+    assert wait_until(lambda: True, timeout=1, interval=Fixed(0.99), clock=clock, sleep=clock.sleep)

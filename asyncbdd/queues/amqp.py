@@ -347,17 +347,25 @@ class AmqpQueue(Queue):
         )
         timeout = get_settings().connect_timeout
         with self._send_lock:
-            link = self._sending_link()
-            try:
-                link.publish(exchange, routing_key, body.encode(), properties, timeout)
-            except Unroutable as error:
-                raise self._unroutable(routing_key, error) from None
-            except Exception as error:
-                if not link.alive:
+            for attempt in (1, 2):
+                link = self._sending_link()
+                try:
+                    link.publish(exchange, routing_key, body.encode(), properties, timeout)
+                    return
+                except Unroutable as error:
+                    raise self._unroutable(routing_key, error) from None
+                except Exception as error:
+                    if link.alive:
+                        raise self._failure("publish to", error) from None
                     with self._lock:
                         self._sender = None
                     link.close(timeout)
-                raise self._failure("publish to", error) from None
+                    # A connection the broker dropped while idle (a restart) is found dead
+                    # by the publish: try once on a new one. Should it have died after the
+                    # broker took the message, unconfirmed, the message may come twice: a
+                    # count fails then, never passes.
+                    if attempt == 2:
+                        raise self._failure("publish to", error) from None
 
     def close(self) -> None:
         """Close its connections, within the connect timeout each; a tap's queue goes

@@ -43,6 +43,7 @@ __all__ = [
     "transport_named",
     "transport_options",
     "transports",
+    "unregister_transport",
 ]
 
 NOUNS = ("queue", "topic", "stream", "subject", "channel")
@@ -123,6 +124,13 @@ def register_transport(transport: Transport, *, replace: bool = False) -> None:
                 f"{known.module or 'Python'}); register each scheme once, or pass replace=True."
             )
         _registered[transport.scheme] = transport
+
+
+def unregister_transport(scheme: str) -> None:
+    """Forget the transport of ``scheme`` registered in Python (no error if there is
+    none); a built-in one registers again on its next use."""
+    with _lock:
+        _registered.pop(scheme, None)
 
 
 def transport_named(scheme: str) -> Transport:

@@ -26,6 +26,7 @@ from asyncbdd.queues.transports import (
     transport_named,
     transport_options,
     transports,
+    unregister_transport,
 )
 
 Configure = Callable[..., Settings]
@@ -82,6 +83,7 @@ def memory_transport() -> Iterator[None]:
     )
     yield
     close_readers()
+    unregister_transport("memory")
 
 
 def test_a_registered_transport_serves_its_aliases_with_its_own_noun(
@@ -192,5 +194,8 @@ def test_a_transport_of_another_package_is_found_through_its_entry_point(
     monkeypatch.syspath_prepend(str(tmp_path))
     point = EntryPoint(name="loft", value=f"{module}:unused", group="asyncbdd.transports")
     monkeypatch.setattr(transports_module, "entry_points", lambda group: [point])
-    assert "loft" in transports_module.schemes()
-    assert isinstance(queue_from_spec("pigeons", "loft:seven"), MemoryStream)
+    try:
+        assert "loft" in transports_module.schemes()
+        assert isinstance(queue_from_spec("pigeons", "loft:seven"), MemoryStream)
+    finally:
+        unregister_transport("loft")

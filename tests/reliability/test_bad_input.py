@@ -545,7 +545,8 @@ ENGINE_CASES = [
         lambda places: _queue_of_unknown_kind(),
         (
             "Queue alias 'bad-input-billing' = 'rabbit:billing' is not understood",
-            "Write sqs:QUEUE-NAME, sqs:QUEUE-URL or kafka:TOPIC",
+            "Write SCHEME:TARGET",
+            "sqs:QUEUE-NAME, sqs:QUEUE-URL (an SQS queue",
         ),
     ),
     EngineCase(
