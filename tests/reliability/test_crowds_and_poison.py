@@ -1,7 +1,7 @@
 """The crowd and poison corpus: the queue readers on the embedded brokers (SQS on moto,
 Kafka on librdkafka's mock cluster), one row per case.
 
-* **crowds**: the scenario's own SQS message behind 0, 100 and 300 messages of another
+* **crowds**: the scenario's own SQS message behind 0, 100 and 200 messages of another
   run. It must be found within the wait's deadline, and every one of theirs given back:
   a plain client receives all of them once the readers stop;
 * **poison**: with the correlation id in a body field, an unparseable message (JSON
@@ -563,7 +563,7 @@ def test_crowds_and_poison_cost_no_message_and_harm_no_other_consumer(
     """Every crowd, poison and shared-queue case behaves as the README specifies, within
     its bound."""
     client = embedded_queues
-    rows = [crowd_row(client, ahead) for ahead in (0, 100, 300)]
+    rows = [crowd_row(client, ahead) for ahead in (0, 100, 200)]
     rows += [sqs_poison_row(client, kind) for kind in SQS_POISONS]
     rows += [kafka_poison_row(kind) for kind in POISONS]
     rows += [redrive_refused_row(client), tapped_row(client)]
