@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -21,6 +22,7 @@ from types import FrameType
 
 from asyncbdd.infra.run_scoped import EmbeddedService
 from asyncbdd.queues import Correlation, Message, Queue
+from asyncbdd.wait import wait_until
 
 
 class ClosingQueue(Queue):
@@ -270,3 +272,22 @@ class FaultyProxy:
                 sink.sendall(data)
             except OSError:
                 return
+
+
+def wait_for_listener(port: int, process: subprocess.Popen[bytes], seconds: float = 5.0) -> None:
+    """Wait until a server process just started accepts connections on 127.0.0.1:``port``
+    (at most ``seconds``); fail at once should the process exit instead."""
+    wait_until(
+        lambda: _accepts(port),
+        timeout=seconds,
+        fail_if=lambda _: process.poll() is not None and f"it exited ({process.returncode})",
+        description=f"a server process to listen on 127.0.0.1:{port}",
+    )
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True

@@ -28,7 +28,7 @@ import paho.mqtt.client as paho
 import psutil
 import pytest
 from demo_features import Outcome, failed, read_report
-from doubles import FaultyProxy
+from doubles import FaultyProxy, wait_for_listener
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -449,15 +449,7 @@ def locked_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        until = time.monotonic() + 5
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > until or broker.poll() is not None:
-                    raise
-                time.sleep(0.05)  # the broker process is starting: nothing to wait on
+        wait_for_listener(port, broker)
         yield f"mqtt://127.0.0.1:{port}"
     finally:
         broker.terminate()

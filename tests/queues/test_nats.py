@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import nats
 import pytest
 from demo_features import failed, run_behave
-from doubles import FaultyProxy
+from doubles import FaultyProxy, wait_for_listener
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy
@@ -47,6 +47,7 @@ from asyncbdd.queues.aliases import queue_named
 from asyncbdd.queues.inbox import reading_trouble
 from asyncbdd.queues.nats import NatsStream, NatsSubject
 from asyncbdd.queues.transports import transport_options
+from asyncbdd.wait import wait_until
 
 Configure = Callable[..., Settings]
 T = TypeVar("T")
@@ -452,16 +453,7 @@ def locked_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         urls.append(f"nats://127.0.0.1:{port}")
     try:
         for url, process in zip(urls, processes, strict=True):
-            port = int(url.rpartition(":")[2])
-            until = time.monotonic() + 5
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > until or process.poll() is not None:
-                        raise
-                    time.sleep(0.05)  # the server process is starting: nothing to wait on
+            wait_for_listener(int(url.rpartition(":")[2]), process)
         yield ",".join(urls)
     finally:
         for process in processes:
@@ -515,7 +507,9 @@ def test_a_server_lost_during_a_wait_is_named_and_the_next_scenario_reads_again(
                 raised.value
             )
             proxy.revive()
-            assert _until(lambda: reading_trouble(queue_named("flaky")) is None)  # subscribed
+            wait_until(
+                lambda: reading_trouble(queue_named("flaky")) is None, timeout=5
+            )  # subscribed
             send_message("flaky", {"n": 3})
             [message] = expect_messages("flaky", 1)["flaky"]
         assert message.json == {"n": 3}
@@ -538,7 +532,9 @@ def test_a_stream_reader_lost_during_a_wait_reads_what_was_published_meanwhile(
             expect_messages("kept", 1)
             proxy.kill()
             raw.js_publish(f"kept-{uid}", '{"n": 2}', ours)  # straight to the server
-            assert _until(lambda: reading_trouble(queue_named("kept")) is not None)  # noticed
+            wait_until(
+                lambda: reading_trouble(queue_named("kept")) is not None, timeout=5
+            )  # noticed
             proxy.revive()
             messages = expect_messages("kept", 2, timeout=5)["kept"]
         assert [message.json["n"] for message in messages] == [1, 2]
@@ -555,7 +551,7 @@ def test_a_server_that_stops_answering_during_a_wait_is_reported(
         with asyncbdd.scenario("silent"):
             expect_messages("quiet", 0, timeout=0.1)  # the reader runs
             proxy.black_hole()
-            assert _until(lambda: reading_trouble(queue_named("quiet")) is not None, 3)
+            wait_until(lambda: reading_trouble(queue_named("quiet")) is not None, timeout=3)
             trouble = reading_trouble(queue_named("quiet"))
             assert trouble is not None
             assert "no answer to a ping within" in trouble.summary
@@ -574,17 +570,6 @@ def test_closing_stops_every_loop_thread(configure: Configure, nats_url: str, ui
         assert _loop_threads() == before + 1  # one connection reads and sends
     close_readers()
     assert _loop_threads() == before
-
-
-def _until(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
-    """Whether ``condition`` came true within ``seconds``, checked every 10 ms: a reader's
-    state has no event to wait on."""
-    until = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > until:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def _loop_threads() -> int:
