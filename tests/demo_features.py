@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,6 +176,18 @@ def _split_by_scenario(output: str) -> dict[str, str]:
 def failed(outcomes: dict[str, Outcome]) -> set[str]:
     """The names of the scenarios that did not pass."""
     return {name for name, outcome in outcomes.items() if outcome.status != "passed"}
+
+
+def assert_diagnostics(
+    outcomes: dict[str, Outcome], diagnostics: Mapping[str, Sequence[str]]
+) -> None:
+    """Each scenario named in ``diagnostics`` failed, its report holding every fragment."""
+    for name, fragments in diagnostics.items():
+        assert name in failed(outcomes), f"{name} did not fail"
+        for fragment in fragments:
+            assert fragment in outcomes[name].report, (
+                f"{name}: {fragment!r} missing in\n{outcomes[name].report}"
+            )
 
 
 def statuses(outcomes: dict[str, Outcome]) -> dict[str, str]:

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import nats
 import pytest
-from demo_features import failed, run_behave
+from demo_features import assert_diagnostics, failed, run_behave
 from doubles import FaultyProxy, wait_for_listener
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -620,8 +620,4 @@ def test_the_queue_phrases_pass_and_fail_on_nats_under_behave(
         *MUST_FAIL,
     }
     assert failed(outcomes) == set(MUST_FAIL), {n: outcomes[n].report for n in failed(outcomes)}
-    for name, fragments in MUST_FAIL.items():
-        for fragment in fragments:
-            assert fragment in outcomes[name].report, (
-                f"{name}: {fragment!r} not in\n{outcomes[name].report}"
-            )
+    assert_diagnostics(outcomes, MUST_FAIL)
