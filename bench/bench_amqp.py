@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -37,6 +34,7 @@ from asyncbdd.config import Settings
 from asyncbdd.queues import close_readers, expect_messages, inbox
 from asyncbdd.queues.aliases import close_queues
 from bench.core import Result, median, p90, settings_in_force, uniform
+from bench.feeding import ChildFeeder, SendLater
 
 __all__ = ["run"]
 
@@ -108,7 +106,7 @@ def _detection(channel: Any, url: str, alias: str, target: str, samples: int) ->
 
 def _our_delay(channel: Any, alias: str, target: str, after: float) -> float:
     with asyncbdd.scenario(f"detection on {alias}") as scenario:
-        sender = _Later(after, _publishing(channel, alias, target, scenario.correlation_id))
+        sender = SendLater(after, _publishing(channel, alias, target, scenario.correlation_id))
         expect_messages(alias, 1, exactly=False, timeout=WAIT_LIMIT)
         returned = time.monotonic()
         sender.join()
@@ -137,7 +135,7 @@ def _plain_delay(url: str, alias: str, target: str, after: float) -> float:
 
         channel.basic_consume(queue, on_message)
         send = publisher.channel()
-        sender = _Later(after, lambda: send.basic_publish(*routing, b'{"order_id": "ord-1"}'))
+        sender = SendLater(after, lambda: send.basic_publish(*routing, b'{"order_id": "ord-1"}'))
         channel.start_consuming()
         sender.join()
     finally:
@@ -163,7 +161,7 @@ def _throughput(url: str, exchange: str, total: int, rounds: int) -> list[Result
     ours: list[float] = []
     plain: list[float] = []
     for _ in range(rounds):
-        feeder = _Feeder(url, exchange, total)
+        feeder = _feeder(url, exchange, total)
         with asyncbdd.scenario("throughput") as scenario:
             began = time.monotonic()
             feeder.go(scenario.correlation_id)
@@ -206,7 +204,7 @@ def _plain_drain(url: str, exchange: str, total: int) -> float:
                 ch.stop_consuming()
 
         channel.basic_consume(queue, on_message, auto_ack=True)
-        feeder = _Feeder(url, exchange, total)
+        feeder = _feeder(url, exchange, total)
         began = time.monotonic()
         feeder.go("plain")
         channel.start_consuming()
@@ -234,39 +232,10 @@ print("done", flush=True)
 """
 
 
-class _Feeder:
+def _feeder(url: str, exchange: str, total: int) -> ChildFeeder:
     """pika in a child process that publishes ``total`` messages to ``exchange`` once
-    told to go, so that it does not share this interpreter with the reader measured;
-    connected before :meth:`go`."""
-
-    def __init__(self, url: str, exchange: str, total: int) -> None:
-        self._child = subprocess.Popen(
-            [sys.executable, "-c", _FEEDER, url, exchange, str(total)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        assert self._child.stdin is not None
-        assert self._child.stdout is not None
-        self._stdin, self._stdout = self._child.stdin, self._child.stdout
-        if self._stdout.readline().strip() != b"ready":
-            self.close()
-            raise RuntimeError("the RabbitMQ feeder did not start")
-
-    def go(self, correlation_id: str) -> None:
-        """Start publishing, every message with this correlation id."""
-        self._stdin.write(correlation_id.encode() + b"\n")
-        self._stdin.flush()
-
-    def close(self) -> None:
-        """Wait for the child to finish (kill it after 30 s)."""
-        self._stdin.close()
-        try:
-            self._child.wait(30)
-        finally:
-            if self._child.poll() is None:
-                self._child.kill()
-                self._child.wait()
-            self._stdout.close()
+    told to go; connected before it returns."""
+    return ChildFeeder("RabbitMQ", _FEEDER, url, exchange, str(total))
 
 
 # --------------------------------------------------------------------------------------
@@ -299,20 +268,6 @@ def _isolation(samples: int) -> list[Result]:
 
 
 # --------------------------------------------------------------------------------------
-
-
-class _Later(threading.Thread):
-    """Runs ``send`` ``after`` seconds from now, and records when it was called."""
-
-    def __init__(self, after: float, send: Callable[[], Any]) -> None:
-        super().__init__(daemon=True)
-        self.at, self.send, self.called = time.monotonic() + after, send, 0.0
-        self.start()
-
-    def run(self) -> None:
-        time.sleep(max(0.0, self.at - time.monotonic()))
-        self.called = time.monotonic()
-        self.send()
 
 
 def _warm_up(channel: Any, exchange: str, named: str) -> None:

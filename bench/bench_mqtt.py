@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import os
 import queue
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -40,6 +38,7 @@ import asyncbdd
 from asyncbdd.config import Settings
 from asyncbdd.queues import close_readers, expect_messages
 from bench.core import Result, median, p90, settings_in_force, uniform
+from bench.feeding import ChildFeeder
 
 __all__ = ["run"]
 
@@ -184,42 +183,12 @@ client.loop_stop()
 """
 
 
-class _Feeder:
-    """A paho client in a child process, connected before :meth:`go`."""
-
-    def __init__(self, url: str, topic: str, total: int) -> None:
-        parts = urlsplit(url)
-        host, port = parts.hostname or "127.0.0.1", str(parts.port or 1883)
-        self._child = subprocess.Popen(
-            [sys.executable, "-c", _FEEDER, host, port, topic, str(total)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self._child.stdin is not None
-        assert self._child.stdout is not None
-        self._stdin, self._stdout = self._child.stdin, self._child.stdout
-        if self._stdout.readline().strip() != "ready":
-            self.close()
-            raise RuntimeError("the MQTT feeder did not start")
-
-    def go(self, correlation_id: str) -> None:
-        self._stdin.write(correlation_id + "\n")
-        self._stdin.flush()
-
-    def seconds(self) -> float:
-        """How long the child took to publish every message (waits for it)."""
-        return float(self._stdout.readline())
-
-    def close(self) -> None:
-        self._stdin.close()
-        try:
-            self._child.wait(30)
-        finally:
-            if self._child.poll() is None:
-                self._child.kill()
-                self._child.wait()
-            self._stdout.close()
+def _feeder(url: str, topic: str, total: int) -> ChildFeeder:
+    """A paho client in a child process that publishes ``total`` messages on ``topic``
+    once told to go, then prints how long that took; connected before it returns."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", str(parts.port or 1883)
+    return ChildFeeder("MQTT", _FEEDER, host, port, topic, str(total))
 
 
 def _throughput(url: str, topic: str, total: int, rounds: int) -> list[Result]:
@@ -230,7 +199,7 @@ def _throughput(url: str, topic: str, total: int, rounds: int) -> list[Result]:
     plain = _Plain(url, subscribe=plain_topic, qos=0)
     try:
         for _ in range(rounds):
-            feeder = _Feeder(url, f"{topic}/drained", total)
+            feeder = _feeder(url, f"{topic}/drained", total)
             try:
                 with asyncbdd.scenario("MQTT throughput") as scenario:
                     began = time.monotonic()
@@ -240,7 +209,7 @@ def _throughput(url: str, topic: str, total: int, rounds: int) -> list[Result]:
                 sending.append(feeder.seconds())
             finally:
                 feeder.close()
-            feeder = _Feeder(url, plain_topic, total)
+            feeder = _feeder(url, plain_topic, total)
             try:
                 began = time.monotonic()
                 feeder.go("plain")

@@ -22,12 +22,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import nats
@@ -38,6 +36,7 @@ import asyncbdd
 from asyncbdd.config import Settings
 from asyncbdd.queues import close_readers, expect_messages, inbox
 from bench.core import Result, median, p90, settings_in_force, uniform
+from bench.feeding import ChildFeeder, SendLater
 
 __all__ = ["run"]
 
@@ -115,7 +114,7 @@ def _detection(plain: _Plain, subjects: dict[str, str], token: str, samples: int
 
 def _our_delay(plain: _Plain, alias: str, subject: str, after: float) -> float:
     with asyncbdd.scenario(f"detection on {alias}") as scenario:
-        sender = _Later(after, lambda: plain.publish(subject, scenario.correlation_id))
+        sender = SendLater(after, lambda: plain.publish(subject, scenario.correlation_id))
         expect_messages(alias, 1, exactly=False, timeout=WAIT_LIMIT)
         returned = time.monotonic()
         sender.join()
@@ -125,7 +124,7 @@ def _our_delay(plain: _Plain, alias: str, subject: str, after: float) -> float:
 def _plain_delay(plain: _Plain, subject: str, arrived: _Arrivals, after: float) -> float:
     """Seconds from a publish call until a plain nats-py callback has it."""
     arrived.reset()
-    sender = _Later(after, lambda: plain.publish(subject, "plain"))
+    sender = SendLater(after, lambda: plain.publish(subject, "plain"))
     got = arrived.wait()
     sender.join()
     return got - sender.called
@@ -140,7 +139,7 @@ def _throughput(plain: _Plain, url: str, token: str, total: int, rounds: int) ->
     ours: list[float] = []
     theirs: list[float] = []
     for number in range(rounds):
-        feeder = _Feeder(url, f"bench-stream-{token}", total)
+        feeder = _feeder(url, f"bench-stream-{token}", total)
         with asyncbdd.scenario("throughput") as scenario:
             began = time.monotonic()
             feeder.go(scenario.correlation_id)
@@ -150,7 +149,7 @@ def _throughput(plain: _Plain, url: str, token: str, total: int, rounds: int) ->
         stream, subject = f"BENCH_DRAIN_{token}_{number}", f"bench-drain-{token}-{number}"
         plain.add_stream(stream, subject)
         arrived = plain.listen(subject, stream=stream, count=total)
-        feeder = _Feeder(url, subject, total)
+        feeder = _feeder(url, subject, total)
         began = time.monotonic()
         feeder.go("plain")
         arrived.wait(120)
@@ -191,39 +190,10 @@ asyncio.run(main())
 """
 
 
-class _Feeder:
+def _feeder(url: str, subject: str, total: int) -> ChildFeeder:
     """A nats-py client in a child process that publishes ``total`` messages on
-    ``subject`` once told to go, so that it does not share this interpreter (and its lock)
-    with the reader measured; connected before :meth:`go`."""
-
-    def __init__(self, url: str, subject: str, total: int) -> None:
-        self._child = subprocess.Popen(
-            [sys.executable, "-c", _FEEDER, url, subject, str(total)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        assert self._child.stdin is not None
-        assert self._child.stdout is not None
-        self._stdin, self._stdout = self._child.stdin, self._child.stdout
-        if self._stdout.readline().strip() != b"ready":
-            self.close()
-            raise RuntimeError("the NATS feeder did not start")
-
-    def go(self, correlation_id: str) -> None:
-        """Start publishing, every message with this correlation id."""
-        self._stdin.write(correlation_id.encode() + b"\n")
-        self._stdin.flush()
-
-    def close(self) -> None:
-        """Wait for the child to finish (kill it after 30 s)."""
-        self._stdin.close()
-        try:
-            self._child.wait(30)
-        finally:
-            if self._child.poll() is None:
-                self._child.kill()
-                self._child.wait()
-            self._stdout.close()
+    ``subject`` once told to go; connected before it returns."""
+    return ChildFeeder("NATS", _FEEDER, url, subject, str(total))
 
 
 # --------------------------------------------------------------------------------------
@@ -341,20 +311,6 @@ class _Plain:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()
-
-
-class _Later(threading.Thread):
-    """Runs ``send`` ``after`` seconds from now, and records when it was called."""
-
-    def __init__(self, after: float, send: Callable[[], Any]) -> None:
-        super().__init__(daemon=True)
-        self.at, self.send, self.called = time.monotonic() + after, send, 0.0
-        self.start()
-
-    def run(self) -> None:
-        time.sleep(max(0.0, self.at - time.monotonic()))
-        self.called = time.monotonic()
-        self.send()
 
 
 def _warm_up(plain: _Plain, subjects: dict[str, str]) -> None:

@@ -46,6 +46,7 @@ from asyncbdd.infra.sqs_server import shared_embedded_sqs
 from asyncbdd.queues import close_readers, expect_messages, inbox, send_message
 from asyncbdd.queues.inbox import Inbox
 from bench.core import Result, median, p90, settings_in_force, uniform
+from bench.feeding import ChildFeeder
 
 if TYPE_CHECKING:
     from types_boto3_sqs.client import SQSClient
@@ -406,7 +407,7 @@ def _kafka_throughput(rig: _Rig, total: int, rounds: int) -> list[Result]:
     for _ in range(rounds):  # alternated: both see the same state of the machine
         with (
             asyncbdd.scenario("Kafka throughput") as state,
-            _KafkaFeeder(rig.bootstrap, rig.name_of(KAFKA_ALIAS), total) as feeder,
+            _kafka_feeder(rig.bootstrap, rig.name_of(KAFKA_ALIAS), total) as feeder,
         ):
             began = time.monotonic()
             feeder.go(state.correlation_id)
@@ -415,7 +416,7 @@ def _kafka_throughput(rig: _Rig, total: int, rounds: int) -> list[Result]:
             sending.append(feeder.seconds())
         consumer = rig.consumer_at_end(topic)
         try:
-            with _KafkaFeeder(rig.bootstrap, topic, total) as feeder:
+            with _kafka_feeder(rig.bootstrap, topic, total) as feeder:
                 began = time.monotonic()
                 feeder.go(_foreign_id())
                 received = 0
@@ -463,44 +464,12 @@ print(time.monotonic() - began, flush=True)
 """
 
 
-class _KafkaFeeder:
-    """A librdkafka producer in a child process, so that it does not share this
-    interpreter (and its lock) with the consumer measured; connected before :meth:`go`."""
-
-    def __init__(self, bootstrap: str, topic: str, total: int) -> None:
-        self._child = subprocess.Popen(
-            [sys.executable, "-c", _KAFKA_FEEDER, bootstrap, topic, str(total), _ORDER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        assert self._child.stdin is not None
-        assert self._child.stdout is not None
-        self._stdin, self._stdout = self._child.stdin, self._child.stdout
-        if self._stdout.readline().strip() != b"ready":
-            self.__exit__()
-            raise RuntimeError("the Kafka feeder did not start")
-
-    def go(self, correlation_id: str) -> None:
-        """Start sending, every record with this correlation id header."""
-        self._stdin.write(correlation_id.encode() + b"\n")
-        self._stdin.flush()
-
-    def seconds(self) -> float:
-        """How long the child took to send every record (waits for it)."""
-        return float(self._stdout.readline())
-
-    def __enter__(self) -> _KafkaFeeder:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stdin.close()
-        try:
-            self._child.wait(10)
-        finally:
-            if self._child.poll() is None:
-                self._child.kill()
-                self._child.wait()
-            self._stdout.close()
+def _kafka_feeder(bootstrap: str, topic: str, total: int) -> ChildFeeder:
+    """A librdkafka producer in a child process that sends ``total`` records once told to
+    go, then prints how long that took; connected before it returns."""
+    return ChildFeeder(
+        "Kafka", _KAFKA_FEEDER, bootstrap, topic, str(total), _ORDER, close_within=10
+    )
 
 
 # --------------------------------------------------------------------------------------

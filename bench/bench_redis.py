@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -36,6 +33,7 @@ import asyncbdd
 from asyncbdd.config import Settings
 from asyncbdd.queues import close_readers, expect_messages, inbox
 from bench.core import Result, median, p90, settings_in_force, uniform
+from bench.feeding import ChildFeeder, SendLater
 
 __all__ = ["run"]
 
@@ -110,7 +108,7 @@ def _detection(client: redis.Redis, url: str, names: dict[str, str], samples: in
 def _our_delay(client: redis.Redis, alias: str, name: str, after: float) -> float:
     with asyncbdd.scenario(f"detection on {alias}") as scenario:
         send = _adding(client, alias, name, scenario.correlation_id)
-        sender = _Later(after, send)
+        sender = SendLater(after, send)
         expect_messages(alias, 1, exactly=False, timeout=WAIT_LIMIT)
         returned = time.monotonic()
         sender.join()
@@ -124,7 +122,7 @@ def _plain_delay(client: redis.Redis, url: str, alias: str, name: str, after: fl
         if alias == "stream":
             last = client.xrevrange(name, count=1)
             last_id = last[0][0] if last else b"0-0"
-            sender = _Later(after, _adding(client, alias, name, "plain"))
+            sender = SendLater(after, _adding(client, alias, name, "plain"))
             while not reader.xread({name: last_id}, count=500, block=1000):
                 pass
         else:
@@ -132,7 +130,7 @@ def _plain_delay(client: redis.Redis, url: str, alias: str, name: str, after: fl
             pubsub.subscribe(name)
             while pubsub.get_message(timeout=1.0) is not None:
                 pass  # the subscription's confirmation
-            sender = _Later(after, _adding(client, alias, name, "plain"))
+            sender = SendLater(after, _adding(client, alias, name, "plain"))
             while pubsub.get_message(timeout=1.0) is None:
                 pass
             pubsub.close()
@@ -161,7 +159,7 @@ def _throughput(
     ours: list[float] = []
     plain: list[float] = []
     for number in range(rounds):
-        feeder = _Feeder(url, stream, total)
+        feeder = _feeder(url, stream, total)
         with asyncbdd.scenario("throughput") as scenario:
             began = time.monotonic()
             feeder.go(scenario.correlation_id)
@@ -170,7 +168,7 @@ def _throughput(
             feeder.close()
         other = f"{stream}-plain-{number}"
         reader = redis.Redis.from_url(url, socket_timeout=5)
-        feeder = _Feeder(url, other, total)
+        feeder = _feeder(url, other, total)
         try:
             began = time.monotonic()
             feeder.go("plain")
@@ -218,39 +216,10 @@ print("done", flush=True)
 """
 
 
-class _Feeder:
+def _feeder(url: str, stream: str, total: int) -> ChildFeeder:
     """A redis-py client in a child process that adds ``total`` entries to ``stream`` in
-    pipelined batches once told to go, so that it does not share this interpreter (and its
-    lock) with the reader measured; connected before :meth:`go`."""
-
-    def __init__(self, url: str, stream: str, total: int) -> None:
-        self._child = subprocess.Popen(
-            [sys.executable, "-c", _FEEDER, url, stream, str(total), str(FEED_BATCH)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        assert self._child.stdin is not None
-        assert self._child.stdout is not None
-        self._stdin, self._stdout = self._child.stdin, self._child.stdout
-        if self._stdout.readline().strip() != b"ready":
-            self.close()
-            raise RuntimeError("the Redis feeder did not start")
-
-    def go(self, correlation_id: str) -> None:
-        """Start adding, every entry with this correlation id."""
-        self._stdin.write(correlation_id.encode() + b"\n")
-        self._stdin.flush()
-
-    def close(self) -> None:
-        """Wait for the child to finish (kill it after 30 s)."""
-        self._stdin.close()
-        try:
-            self._child.wait(30)
-        finally:
-            if self._child.poll() is None:
-                self._child.kill()
-                self._child.wait()
-            self._stdout.close()
+    pipelined batches once told to go; connected before it returns."""
+    return ChildFeeder("Redis", _FEEDER, url, stream, str(total), str(FEED_BATCH))
 
 
 # --------------------------------------------------------------------------------------
@@ -283,20 +252,6 @@ def _isolation(samples: int) -> list[Result]:
 
 
 # --------------------------------------------------------------------------------------
-
-
-class _Later(threading.Thread):
-    """Runs ``send`` ``after`` seconds from now, and records when it was called."""
-
-    def __init__(self, after: float, send: Callable[[], Any]) -> None:
-        super().__init__(daemon=True)
-        self.at, self.send, self.called = time.monotonic() + after, send, 0.0
-        self.start()
-
-    def run(self) -> None:
-        time.sleep(max(0.0, self.at - time.monotonic()))
-        self.called = time.monotonic()
-        self.send()
 
 
 def _warm_up(client: redis.Redis, names: dict[str, str]) -> None:
