@@ -78,7 +78,6 @@ def queue_named(alias: str) -> Queue:
         spec,
         settings.queues_correlation,
         repr(sorted(settings.transport_settings.get(transport.scheme, {}).items())),
-        *(repr(getattr(settings, name)) for name in transport.settings),
     )
     with _lock:
         queue = _configured.get(identity)

@@ -612,7 +612,6 @@ register_transport(
         build=_build,
         forms=FORMS,
         describes="a RabbitMQ exchange, tapped through a private queue, or a queue, read",
-        settings=("transport_settings",),
         options=OPTIONS,
         extra="rabbitmq",
         module=__name__,

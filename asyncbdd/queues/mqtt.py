@@ -413,7 +413,6 @@ register_transport(
         build=_build,
         forms=FORMS,
         describes="an MQTT topic or topic filter, subscribed with a clean session of its own",
-        settings=("transport_settings",),
         options=OPTIONS,
         extra="mqtt",
         module=__name__,

@@ -658,7 +658,6 @@ register_transport(
         forms=FORMS,
         describes="a NATS subject, subscribed without a queue group, or a JetStream stream, "
         "read by an ephemeral consumer of its own",
-        settings=("transport_settings",),
         options=OPTIONS,
         extra="nats",
         module=__name__,

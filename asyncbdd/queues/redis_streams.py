@@ -225,7 +225,6 @@ register_transport(
         build=_build,
         forms=FORMS,
         describes="a Redis stream (read with XREAD, no consumer group) or pub/sub channel",
-        settings=("transport_settings",),
         options=OPTIONS,
         extra="redis",
         module=__name__,

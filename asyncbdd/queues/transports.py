@@ -88,10 +88,9 @@ class Transport:
 
     ``build(alias, target)`` makes the queue; ``forms`` and ``describes`` go into errors
     and the phrase catalogue (``sqs:QUEUE-NAME, sqs:QUEUE-URL``, "an SQS queue");
-    ``settings`` are the
-    names of the settings whose change makes a new queue (the queue is built once per
-    alias and value of each); ``options`` are its own settings, ``asyncbdd.SCHEME.NAME``
-    (:func:`transport_options`); ``extra`` names the pip extra installing its client;
+    ``options`` are its own settings, ``asyncbdd.SCHEME.NAME`` (:func:`transport_options`:
+    a queue is built again when they change); ``extra`` names the pip extra installing
+    its client;
     ``embedded(settings, aliases)``, for a transport with an embedded broker, names it
     and says whether a run with ``aliases`` of its scheme would start it, and why
     (``("SQS server", "starts (moto, in the test process) on first use of billing")``).
@@ -101,7 +100,6 @@ class Transport:
     build: Callable[[str, str], Queue]
     forms: str
     describes: str
-    settings: tuple[str, ...] = ()
     options: Mapping[str, Option] = field(default_factory=dict)
     extra: str | None = None
     embedded: Callable[[Settings, Sequence[str]], tuple[str, str]] | None = None
