@@ -22,6 +22,11 @@ When the run ends (``after_all``), everything it started is stopped and closed: 
 readers and clients, the webhook capture server, the embedded brokers, database engines
 (:func:`end_run`). The process holds afterwards what it held before the run, so behave
 may run again in it (behavex).
+
+Each run registers its probes, subjects and traces anew (:func:`asyncbdd.registry.new_run`):
+``before_all`` starts the next run, and so does behavex's ``before_all_workers``, called
+in its main process after it executes ``environment.py`` there and before the behave runs
+execute it again.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from asyncbdd.config import (
 from asyncbdd.database import dispose_engines
 from asyncbdd.infra.run_scoped import stop_run_scoped_services
 from asyncbdd.probe_calls import stop_idle_workers
+from asyncbdd.registry import new_run
 from asyncbdd.report.attachments import attach_evidence
 from asyncbdd.scenario import end_scenario, start_scenario
 
@@ -71,7 +77,12 @@ def settings_from_behave(config: Any) -> Settings:
     return load_settings(file_values=file_values, overrides=overrides)
 
 
+def _before_all_workers(context: Any) -> None:
+    new_run()
+
+
 def _before_all(context: Any) -> None:
+    new_run()  # a next behave run in this process executes environment.py and the steps again
     config = context.config
     load_settings_later(lambda: settings_from_behave(config))
 
@@ -127,6 +138,7 @@ def end_run() -> None:
 
 _MARK = "_asyncbdd_hook"
 _HOOKS: dict[str, Callable[..., None]] = {
+    "before_all_workers": _before_all_workers,
     "before_all": _before_all,
     "before_scenario": _before_scenario,
     "before_step": _before_step,

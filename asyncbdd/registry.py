@@ -9,29 +9,71 @@ fields, so one registration serves many phrases::
 An unknown phrase raises :class:`~asyncbdd.errors.UnknownName` listing what is
 registered, with a close-match suggestion.
 
-A name registers once. The same line registering it again replaces it: that is the same
-code run again, as when a runner such as behavex runs behave several times in one process
-and so executes ``environment.py`` once per run.
+A name registers once per run. A registration belongs to the run in force when it is made;
+:func:`new_run` starts the next one, in which the same names may be registered again: that
+is the same code run again, as when a runner such as behavex runs behave several times in
+one process and so executes ``environment.py`` and the step modules once per run. behave's
+``before_all`` hook (:mod:`asyncbdd.hooks`) starts each run. Within one run, a second
+registration of a name to another item is an error naming both; to the very same item it
+changes nothing.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-import sys
+import reprlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import Any, Generic, TypeVar
 
 import parse
 
 from asyncbdd.errors import AsyncBddError, UnknownName
 
-__all__ = ["Registry", "Resolved"]
+__all__ = ["Registry", "Resolved", "current_run", "new_run"]
 
 T = TypeVar("T")
+
+
+class _Runs:
+    """The number of the run in force, which :func:`new_run` moves on."""
+
+    def __init__(self) -> None:
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()
+        self.current = 0
+
+    def start(self) -> None:
+        with self._lock:
+            self.current = next(self._numbers)
+
+
+_RUNS = _Runs()
+
+
+def new_run() -> None:
+    """Start a new run: names registered before may be registered again, once each.
+
+    Call it when a run begins, before code that registers names runs again in the same
+    process. behave's ``before_all`` hook does; a runner of its own should too.
+    """
+    _RUNS.start()
+
+
+def current_run() -> int:
+    """The number of the run in force (see :func:`new_run`), for registries of other
+    shapes that follow the same once-per-run rule."""
+    return _RUNS.current
+
+
+@dataclass(frozen=True)
+class _Entry(Generic[T]):
+    parser: parse.Parser
+    item: T
+    run: int
 
 
 @dataclass(frozen=True)
@@ -49,35 +91,37 @@ class Registry(Generic[T]):
     def __init__(self, kind: str, how_to_register: str) -> None:
         self.kind = kind
         self.how_to_register = how_to_register
-        self._items: dict[str, tuple[parse.Parser, T]] = {}
-        self._sites: dict[str, tuple[str, int] | None] = {}
+        self._items: dict[str, _Entry[T]] = {}
         self._lock = threading.Lock()
 
     def register(self, name: str, item: T, *, replace: bool = False) -> None:
-        """Register ``item`` under ``name``; a second registration of a name is an error,
-        unless it comes from the line that made the first (see the module docstring)."""
+        """Register ``item`` under ``name``; a name registered earlier in the same run to
+        another item is an error, unless ``replace`` (see the module docstring)."""
         name = _normalise(name)
-        site = _registration_site()
         try:
             parser = parse.compile(name, case_sensitive=True)
         except ValueError as error:
             message = f"{self.kind} name {name!r} is not a valid pattern: {error}"
             raise AsyncBddError(message) from None
         with self._lock:
-            again = site is not None and self._sites.get(name) == site
-            if name in self._items and not (replace or again):
+            run = _RUNS.current
+            earlier = self._items.get(name)
+            if earlier is not None and earlier.run == run and not replace:
+                if earlier.item is item:
+                    return
                 raise AsyncBddError(
-                    f"A {self.kind} named {name!r} is already registered; "
-                    "register each name once, or pass replace=True."
+                    f"A {self.kind} named {name!r} is already registered in this run, as "
+                    f"{_describe(earlier.item)}; it cannot also be {_describe(item)}. "
+                    "Register each name once, or pass replace=True to take it over. "
+                    "(A runner that runs the same code again in one process calls "
+                    "asyncbdd.registry.new_run() before each run; asyncbdd's behave hooks do.)"
                 )
-            self._items[name] = (parser, item)
-            self._sites[name] = site
+            self._items[name] = _Entry(parser, item, run)
 
     def unregister(self, name: str) -> None:
         """Forget ``name`` (no error if it was not registered)."""
         with self._lock:
             self._items.pop(_normalise(name), None)
-            self._sites.pop(_normalise(name), None)
 
     def resolve(self, phrase: str) -> Resolved[T]:
         """Find the registration ``phrase`` refers to, by exact name or by pattern."""
@@ -85,11 +129,11 @@ class Registry(Generic[T]):
         with self._lock:
             items = dict(self._items)
         if phrase in items:
-            return Resolved(phrase, items[phrase][1])
+            return Resolved(phrase, items[phrase].item)
         matches = [
-            Resolved(name, item, dict(result.named))
-            for name, (parser, item) in items.items()
-            if parser.named_fields and (result := parser.parse(phrase)) is not None
+            Resolved(name, entry.item, dict(result.named))
+            for name, entry in items.items()
+            if entry.parser.named_fields and (result := entry.parser.parse(phrase)) is not None
         ]
         if len(matches) > 1:
             names = ", ".join(repr(match.name) for match in matches)
@@ -111,12 +155,12 @@ class Registry(Generic[T]):
     def isolated(self) -> Iterator[Registry[T]]:
         """Within the block, registrations are temporary: the previous set is restored."""
         with self._lock:
-            saved = dict(self._items), dict(self._sites)
+            saved = dict(self._items)
         try:
             yield self
         finally:
             with self._lock:
-                self._items, self._sites = saved
+                self._items = saved
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and _normalise(name) in self._items
@@ -127,14 +171,31 @@ def _normalise(name: str) -> str:
 
 
 _PACKAGE_DIRECTORY = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_repr = reprlib.Repr()
+_repr.maxstring = _repr.maxother = 80
 
 
-def _registration_site() -> tuple[str, int] | None:
-    """The file and line, outside asyncbdd, of the call that led to this registration."""
-    frame: FrameType | None = sys._getframe(1)
-    while frame is not None:
-        filename = os.path.abspath(frame.f_code.co_filename)
-        if not filename.startswith(_PACKAGE_DIRECTORY):
-            return filename, frame.f_lineno
-        frame = frame.f_back
-    return None
+def _describe(item: object) -> str:
+    """A function by module and qualified name and, outside asyncbdd, where it is defined;
+    anything else by a short repr."""
+    qualname = getattr(item, "__qualname__", None)
+    if not callable(item) or not isinstance(qualname, str):
+        return _repr.repr(item)
+    name = getattr(item, "__name__", qualname)
+    if qualname.rpartition(".")[2] != name:  # renamed to say what it is, as sql_probe does
+        return str(name)
+    module = getattr(item, "__module__", None)  # None for code behave executes from a file
+    described = f"{module}.{qualname}" if module else qualname
+    code = getattr(item, "__code__", None)
+    if code is None or os.path.abspath(code.co_filename).startswith(_PACKAGE_DIRECTORY):
+        return described
+    return f"{described} ({_shown(os.path.abspath(code.co_filename))}:{code.co_firstlineno})"
+
+
+def _shown(filename: str) -> str:
+    """The file relative to the working directory when it is inside it."""
+    try:
+        relative = os.path.relpath(filename)
+    except (OSError, ValueError):  # no working directory, or another drive
+        return filename
+    return filename if relative.startswith(os.pardir) else relative

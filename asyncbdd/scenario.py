@@ -1,19 +1,30 @@
 """Per-scenario state: a fresh correlation id, facts learned, snapshots taken, a budget.
 
-behave's hooks (:mod:`asyncbdd.hooks`) start one :class:`Scenario` per scenario; pytest
-users do the same with ``with scenario("name") as state: ...``. Code that needs the state
-calls :func:`current_scenario`.
+behave's hooks (:mod:`asyncbdd.hooks`) start one :class:`Scenario` per scenario; the
+pytest plugin's ``asyncbdd_scenario`` fixture starts one per test, and scripts write
+``with scenario("name") as state: ...``. Code that needs the state calls
+:func:`current_scenario`.
+
+The current scenario is a context variable: every thread and every asyncio task has its
+own, so concurrent tasks (or the workers of a parallel run) each run their own scenario.
+A task started inside a scenario inherits it, as tasks inherit their context.
+
+Each pattern keeps its per-scenario state in a :class:`Slot` it owns, never in a module
+global: ``INBOX = Slot("queue inbox", Inbox)`` and then ``INBOX.of(scenario)``. A slot's
+value is made on first use and lives as long as its scenario.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from asyncbdd.budget import time_budget
 from asyncbdd.config import get_settings
@@ -22,9 +33,11 @@ from asyncbdd.tripwires import Tripwires, armed
 
 __all__ = [
     "Scenario",
+    "Slot",
     "current_scenario",
     "end_scenario",
     "on_scenario_start",
+    "running_scenario",
     "scenario",
     "start_scenario",
 ]
@@ -39,8 +52,6 @@ class Scenario:
     scenario_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     values: dict[str, Any] = field(default_factory=dict)
     """Facts steps learned (``order_id``): bound into SQL probes and placeholders."""
-    captures: dict[str, Any] = field(default_factory=dict)
-    """Snapshots and other evidence, by the phrase that captured them."""
     current_step: str | None = None
     """The text of the step being run, used to describe waits in its words."""
     started_at: float = field(default_factory=time.monotonic)
@@ -52,6 +63,10 @@ class Scenario:
     _providers: dict[str, tuple[Callable[[str | None], object], str | None]] = field(
         default_factory=dict, repr=False
     )
+    _slots: dict[Slot[Any], Any] = field(default_factory=dict, repr=False)
+    _slots_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    ended: bool = field(default=False, repr=False)
+    """Whether the scenario has ended (its cleanup ran)."""
 
     def on_end(self, callback: Callable[[], object]) -> None:
         """Call ``callback`` when the scenario ends (last registered, first called)."""
@@ -119,9 +134,50 @@ class Scenario:
         return [form for name in sorted(forms) for form in forms[name]]
 
 
+T = TypeVar("T")
+
+
+class Slot(Generic[T]):
+    """One pattern's typed per-scenario state: ``factory(scenario)`` makes it on the
+    scenario's first use, and it is gone with the scenario.
+
+    A slot is declared once, at module level, by the module that owns the state; the
+    value lives on the :class:`Scenario`, so two scenarios never share it.
+    """
+
+    def __init__(self, name: str, factory: Callable[[Scenario], T]) -> None:
+        self.name = name
+        self._factory = factory
+
+    def of(self, scenario: Scenario) -> T:
+        """This slot's value in ``scenario``, made now if it has none yet (once, even when
+        two threads ask at the same time)."""
+        try:
+            return scenario._slots[self]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        with scenario._slots_lock:
+            if self not in scenario._slots:
+                scenario._slots[self] = self._factory(scenario)
+            return scenario._slots[self]  # type: ignore[no-any-return]
+
+    def peek(self, scenario: Scenario) -> T | None:
+        """This slot's value in ``scenario`` if it has one; never makes it."""
+        return scenario._slots.get(self)
+
+    def current(self) -> T:
+        """This slot's value in the current scenario (an error outside one)."""
+        return self.of(current_scenario())
+
+    def __repr__(self) -> str:
+        return f"Slot({self.name!r})"
+
+
 def start_scenario(name: str, *, budget: float | None = None) -> Scenario:
-    """Begin a scenario: it becomes current, and its waits share its time budget."""
-    if _current:
+    """Begin a scenario: it becomes current (in this thread or task, and in what it
+    starts), and its waits share its time budget. A scenario still current here ends
+    first."""
+    if _current.get() is not None:
         end_scenario()
     state = Scenario(name)
     settings = get_settings()
@@ -131,7 +187,8 @@ def start_scenario(name: str, *, budget: float | None = None) -> Scenario:
     state.tripwires.scenario_started = state.started_at
     state.tripwires.read_timeout = settings.connect_timeout
     state._cleanup.enter_context(armed(state.tripwires))
-    _current.append(state)
+    _current.set(state)
+    _live.add(state)
     for listener in list(_listeners):
         listener(state)
     return state
@@ -149,18 +206,70 @@ def on_scenario_start(listener: Callable[[Scenario], object]) -> None:
 
 def end_scenario() -> None:
     """End the current scenario (no error if none is running)."""
-    while _current:
-        _current.pop()._cleanup.close()
+    state = _current.get()
+    if state is None:
+        return
+    _current.set(None)
+    state.ended = True
+    try:
+        state._cleanup.close()
+    finally:
+        _live.discard(state)
 
 
 def current_scenario() -> Scenario:
-    """The running scenario; an error outside one."""
-    if not _current:
+    """The running scenario; an error outside one.
+
+    A thread started without the scenario's context (``threading.Thread`` does not copy
+    it) is given the scenario when exactly one is running in the process; with several,
+    it must be started with ``contextvars.copy_context().run`` to say which.
+    """
+    state = _current.get() or _live.only()
+    if state is None:
+        if len(_live):
+            raise AsyncBddError(
+                f"{len(_live)} scenarios are running, and this thread or task is in none "
+                "of them: a thread does not inherit the scenario it was started in. Start "
+                "it as threading.Thread(target=contextvars.copy_context().run, "
+                "args=(function,)), so that it runs in its starter's scenario."
+            )
         raise AsyncBddError(
             "No scenario is running. Under behave, call asyncbdd.hooks.install_hooks(globals()) "
-            "in environment.py; under pytest, wrap the test in `with asyncbdd.scenario(...)`."
+            "in environment.py; under pytest, use the asyncbdd_scenario fixture (or "
+            "`with asyncbdd.scenario(...)`)."
         )
-    return _current[-1]
+    return state
+
+
+def running_scenario() -> Scenario | None:
+    """The running scenario, or ``None`` outside one (found as :func:`current_scenario`
+    finds it)."""
+    return _current.get() or _live.only()
+
+
+class _Live:
+    """The scenarios running in this process (run-scoped): how a thread that was started
+    without a scenario's context finds the one scenario that runs, if only one does."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._scenarios: list[Scenario] = []
+
+    def add(self, scenario: Scenario) -> None:
+        with self._lock:
+            self._scenarios.append(scenario)
+
+    def discard(self, scenario: Scenario) -> None:
+        with self._lock:
+            self._scenarios = [live for live in self._scenarios if live is not scenario]
+
+    def only(self) -> Scenario | None:
+        with self._lock:
+            return self._scenarios[0] if len(self._scenarios) == 1 else None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._scenarios)
 
 
 @contextmanager
@@ -173,7 +282,8 @@ def scenario(name: str = "test", *, budget: float | None = None) -> Iterator[Sce
         end_scenario()
 
 
-_current: list[Scenario] = []
+_current: ContextVar[Scenario | None] = ContextVar("asyncbdd_scenario", default=None)
+_live = _Live()
 _listeners: list[Callable[[Scenario], object]] = []
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}\s\"'](?:[^{}\"']*[^{}\s\"'])?))?\}")

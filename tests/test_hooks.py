@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import runpy
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -10,18 +11,21 @@ from typing import Any
 
 import pytest
 from behave.configuration import Configuration
+from behave.runner_util import exec_file
 from doubles import ClosingQueue, FakeService
 
 from asyncbdd.config import Settings, get_settings, set_settings
 from asyncbdd.errors import AsyncBddError, ConfigurationError, WaitTimeout
 from asyncbdd.hooks import install_hooks, settings_from_behave
 from asyncbdd.infra.run_scoped import RunScoped
+from asyncbdd.probes import PROBES, read_probe
 from asyncbdd.queues import register_queue
 from asyncbdd.queues.sqs import sqs_settings
 from asyncbdd.scenario import Scenario, current_scenario, end_scenario
 from asyncbdd.wait import wait_until
 
 HOOK_NAMES = [
+    "before_all_workers",
     "before_all",
     "before_scenario",
     "before_step",
@@ -71,7 +75,7 @@ def run_scenario(namespace: dict[str, Any], context: Any, steps: list[str]) -> N
 
 
 def test_install_hooks_adds_every_hook_to_an_empty_namespace() -> None:
-    """An environment.py without hooks gets all six of asyncbdd's."""
+    """An environment.py without hooks gets every one of asyncbdd's."""
     namespace: dict[str, Any] = {}
     install_hooks(namespace)
     assert sorted(namespace) == sorted(HOOK_NAMES)
@@ -262,6 +266,126 @@ def test_after_all_finishes_the_end_of_the_run_when_a_part_fails() -> None:
         namespace["after_all"](context)
     assert not service.running
     assert get_settings() == Settings()
+
+
+# --- behave run again in one process (behavex) --------------------------------------------
+
+ENVIRONMENT = """\
+from asyncbdd.hooks import install_hooks
+from asyncbdd.probes import probe, register_probe
+
+
+@probe("the answer")
+def the_answer():
+    return 42
+
+
+def before_all(context):
+    register_probe("the question", lambda: "six by nine")
+
+
+install_hooks(globals())
+"""
+
+STEPS = """\
+from asyncbdd.probes import probe
+
+
+@probe("the order status")
+def the_order_status():
+    return "paid"
+"""
+
+DUPLICATE_STEPS = """\
+from asyncbdd.probes import probe
+
+
+@probe("the answer")
+def another_answer():
+    return 43
+"""
+
+
+@pytest.fixture
+def own_probes() -> Iterator[None]:
+    """Only the probes the test registers (others' registrations are put back after)."""
+    with PROBES.isolated():
+        for name in PROBES.names:
+            PROBES.unregister(name)
+        yield
+
+
+def behave_project(directory: Path) -> Path:
+    """A features folder whose environment.py and step module register probes at module
+    level, and whose own before_all registers one more."""
+    (directory / "steps").mkdir(parents=True)
+    (directory / "environment.py").write_text(ENVIRONMENT)
+    (directory / "steps" / "orders.py").write_text(STEPS)
+    return directory
+
+
+def behave_run(features: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What one behave run does in this process: execute environment.py and the step
+    modules anew (with behave's own exec_file), then run the hooks around a scenario that
+    reads every probe. Gives the environment's namespace and the values read."""
+    namespace: dict[str, Any] = {}
+    exec_file(str(features / "environment.py"), namespace)
+    for steps in sorted((features / "steps").glob("*.py")):
+        exec_file(str(steps), {})
+    context = behave_context()
+    namespace["before_all"](context)
+    try:
+        namespace["before_scenario"](context, SimpleNamespace(name="read the probes"))
+        read = {name: read_probe(name)() for name in PROBES.names}
+        namespace["after_scenario"](context, SimpleNamespace(name="read the probes"))
+    finally:
+        namespace["after_all"](context)
+    return namespace, read
+
+
+@pytest.mark.usefixtures("own_probes")
+def test_behave_run_again_in_one_process_registers_its_names_again(tmp_path: Path) -> None:
+    """behavex runs behave once per scenario in a worker: each run executes environment.py
+    and the step modules again, and registers the same names anew, not as duplicates."""
+    features = behave_project(tmp_path / "features")
+    for _ in range(3):
+        namespace, read = behave_run(features)
+        assert read == {"the answer": 42, "the order status": "paid", "the question": "six by nine"}
+        assert PROBES.resolve("the answer").item is namespace["the_answer"]
+
+
+@pytest.mark.usefixtures("own_probes")
+def test_behavex_executing_environment_py_before_the_runs_registers_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    """behavex's main process executes environment.py itself, for its before_all_workers
+    hook, before the behave runs (in it, or in the workers it forks) execute it again."""
+    features = behave_project(tmp_path / "features")
+    behavex_main = runpy.run_path(str(features / "environment.py"), run_name="bhx_user_environment")
+    behavex_main["before_all_workers"](SimpleNamespace())
+    for _ in range(2):
+        namespace, read = behave_run(features)
+        assert read == {"the answer": 42, "the order status": "paid", "the question": "six by nine"}
+        assert PROBES.resolve("the answer").item is namespace["the_answer"]
+
+
+@pytest.mark.usefixtures("own_probes")
+def test_a_name_registered_in_two_places_of_one_run_fails_naming_both(tmp_path: Path) -> None:
+    """Two modules registering one name in the same run is a duplicate, after earlier runs
+    as in the first: the error names both functions and where they are defined."""
+    features = behave_project(tmp_path / "features")
+    behave_run(features)
+    (features / "steps" / "answers.py").write_text(DUPLICATE_STEPS)
+    with pytest.raises(AsyncBddError) as caught:
+        behave_run(features)
+    assert str(caught.value) == (
+        "A probe named 'the answer' is already registered in this run, as "
+        f"the_answer ({features / 'environment.py'}:5); it cannot also be "
+        f"another_answer ({features / 'steps' / 'answers.py'}:4). Register each "
+        "name once, or pass replace=True to take it over. (A runner that runs the same code "
+        "again in one process calls asyncbdd.registry.new_run() before each run; asyncbdd's "
+        "behave hooks do.)"
+    )
 
 
 # --- settings_from_behave -----------------------------------------------------------------

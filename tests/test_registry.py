@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from asyncbdd.errors import AsyncBddError, UnknownName
-from asyncbdd.registry import Registry, Resolved
+from asyncbdd.registry import Registry, Resolved, new_run
 
 HOW_TO_REGISTER = "Register one with registry.register('the order status', function)."
 
@@ -131,27 +133,95 @@ def test_unknown_name_is_a_lookup_error(registry: Registry[str]) -> None:
         registry.resolve("anything")
 
 
-def test_a_name_registers_once(registry: Registry[str]) -> None:
-    """A second registration of a name fails, naming it and the way to replace it."""
+def test_a_name_registers_once_in_a_run(registry: Registry[str]) -> None:
+    """A second registration of a name in one run fails, naming it, both items and the fixes."""
     registry.register("the order status", "first")
     with pytest.raises(AsyncBddError) as caught:
         registry.register("the  order status", "second")
     assert str(caught.value) == (
-        "A probe named 'the order status' is already registered; "
-        "register each name once, or pass replace=True."
+        "A probe named 'the order status' is already registered in this run, as 'first'; "
+        "it cannot also be 'second'. Register each name once, or pass replace=True to take "
+        "it over. (A runner that runs the same code again in one process calls "
+        "asyncbdd.registry.new_run() before each run; asyncbdd's behave hooks do.)"
     )
     assert registry.resolve("the order status").item == "first"
 
 
-def test_the_same_line_registering_again_replaces_its_registration(
-    registry: Registry[str],
-) -> None:
-    """Code run again (environment.py, once per behave run in one process) registers anew."""
-    for item in ("first run", "second run"):
-        registry.register("the order status", item)
-    assert registry.resolve("the order status").item == "second run"
-    with pytest.raises(AsyncBddError, match="already registered"):
-        registry.register("the order status", "another line")
+def test_the_same_code_run_twice_in_one_run_is_a_duplicate(registry: Registry[str]) -> None:
+    """Without a new run, one line registering a name again with another item is an error:
+    where the call is made no longer decides."""
+
+    def register_each(items: tuple[str, ...]) -> None:
+        for item in items:
+            registry.register("the order status", item)
+
+    with pytest.raises(AsyncBddError, match="already registered in this run"):
+        register_each(("first", "second"))
+    assert registry.resolve("the order status").item == "first"
+
+
+def test_a_new_run_registers_the_same_names_again(registry: Registry[str]) -> None:
+    """Code run again in a new run (behavex running environment.py once per behave run in
+    one process) registers anew; within that run the name is again registered once."""
+    for run in ("first run", "second run", "third run"):
+        new_run()
+        registry.register("the order status", run)
+        registry.register("the billing queue", f"queue of the {run}")
+    assert registry.resolve("the order status").item == "third run"
+    assert registry.resolve("the billing queue").item == "queue of the third run"
+    with pytest.raises(AsyncBddError, match="as 'third run'; it cannot also be 'another'"):
+        registry.register("the order status", "another")
+
+
+def test_a_new_run_concerns_every_registry() -> None:
+    """new_run() starts a run for all named things at once: probes, traces, subjects."""
+    probes: Registry[str] = Registry("probe", HOW_TO_REGISTER)
+    traces: Registry[str] = Registry("trace", HOW_TO_REGISTER)
+    probes.register("the order status", "old probe")
+    traces.register("the order trace", "old trace")
+    new_run()
+    probes.register("the order status", "new probe")
+    traces.register("the order trace", "new trace")
+    assert (probes.resolve("the order status").item, traces.resolve("the order trace").item) == (
+        "new probe",
+        "new trace",
+    )
+
+
+def test_the_same_item_registered_again_in_a_run_changes_nothing() -> None:
+    """Registering the very object a name already means is not a conflict."""
+    registry: Registry[object] = Registry("probe", HOW_TO_REGISTER)
+    item = object()
+    registry.register("the order status", item)
+    registry.register("the order  status", item)
+    assert registry.resolve("the order status").item is item
+    with pytest.raises(AsyncBddError, match="already registered in this run"):
+        registry.register("the order status", object())
+
+
+def read_status() -> str:
+    return "paid"
+
+
+def test_a_duplicate_function_is_named_with_where_it_is_defined() -> None:
+    """Functions are named by module and qualified name, with the file and line of their
+    definition, so the message tells the two registrations apart."""
+    registry: Registry[object] = Registry("probe", HOW_TO_REGISTER)
+
+    def read_other_status() -> str:
+        return "shipped"
+
+    registry.register("the order status", read_status)
+    with pytest.raises(AsyncBddError) as caught:
+        registry.register("the order status", read_other_status)
+    here = os.path.relpath(__file__)
+    first = read_status.__code__.co_firstlineno
+    second = read_other_status.__code__.co_firstlineno
+    assert (
+        f"as {__name__}.read_status ({here}:{first}); it cannot also be "
+        f"{__name__}.test_a_duplicate_function_is_named_with_where_it_is_defined."
+        f"<locals>.read_other_status ({here}:{second})."
+    ) in str(caught.value)
 
 
 def test_replace_true_replaces_a_registration(registry: Registry[str]) -> None:

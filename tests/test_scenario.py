@@ -38,7 +38,7 @@ def test_start_scenario_makes_a_current_scenario() -> None:
     assert current_scenario() is state
     assert state.name == "pay an order"
     assert state.values == {}
-    assert state.captures == {}
+    assert not state.ended
     assert state.current_step is None
 
 

@@ -23,6 +23,7 @@ from asyncbdd.config import get_settings
 from asyncbdd.errors import ConfigurationError, UnknownName
 from asyncbdd.queues.base import Queue
 from asyncbdd.queues.transports import Transport, transport_named, transports
+from asyncbdd.registry import current_run
 from asyncbdd.secrets import mask_url
 
 __all__ = [
@@ -41,14 +42,22 @@ HOW_TO_REGISTER = (
 
 
 def register_queue(alias: str, queue: Queue, *, replace: bool = False) -> None:
-    """Make ``alias`` mean ``queue`` in steps and engine calls."""
+    """Make ``alias`` mean ``queue`` in steps and engine calls.
+
+    An alias registers once per run (:func:`asyncbdd.registry.new_run`): the same code
+    run again in a later run (behavex running behave several times in one process)
+    registers it anew; within one run, registering it to another queue is an error.
+    """
     with _lock:
-        if alias in _registered and not replace:
+        known = _registered.get(alias)
+        run = current_run()
+        if known is not None and not replace and known is not queue and _runs[alias] == run:
             raise ConfigurationError(
-                f"A queue alias {alias!r} is already registered; register each alias once, "
-                "or pass replace=True."
+                f"A queue alias {alias!r} is already registered in this run, as "
+                f"{known.describe()}; register each alias once, or pass replace=True."
             )
         _registered[alias] = queue
+        _runs[alias] = run
 
 
 def unregister_queue(alias: str) -> None:
@@ -128,4 +137,6 @@ def _target_of(spec: str) -> str:
 
 _lock = threading.Lock()
 _registered: dict[str, Queue] = {}
+_runs: dict[str, int] = {}
+"""The run each alias was registered in."""
 _configured: dict[tuple[object, ...], Queue] = {}

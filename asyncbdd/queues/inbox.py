@@ -6,7 +6,10 @@ One reader thread per queue reads for the rest of the run (SQS long polls, Kafka
 it for an SQS queue (SQS keeps messages until they are read, so a queue that only the
 system under test consumes is never read). It sorts each message by correlation id:
 
-* the running scenario's messages go to its :class:`Inbox` and are deleted from SQS;
+* a live scenario's messages go to its :class:`Inbox` and are deleted from SQS.
+  Several scenarios may be live at once (asyncio tasks or threads, each in its own
+  scenario): each message goes to the one whose correlation id it carries, and is listed
+  as skipped in the others' inboxes, as another run's would be;
 * leftovers of this process's earlier scenarios are deleted and listed as skipped;
 * messages of anyone else (a parallel run sharing the queue) are listed as skipped and
   released back to the queue for their owner; the reader then pauses a moment so that
@@ -20,18 +23,24 @@ system under test consumes is never read). It sorts each message by correlation 
   scenario, below);
 * a *poison* message, whose body cannot be read (not UTF-8, nested too deep, too large,
   or not JSON while the correlation id is a body field) so that its owner is unknown, is
-  listed as skipped with the reason in every wait of the scenario, and given back at most
-  once per scenario: read again in the same scenario, it is left hidden for as long as a
-  receive hides a message (:attr:`~asyncbdd.queues.base.Queue.hides_received_for`). It
-  is never deleted: it is not known to be ours. One whose
+  listed as skipped with the reason in every wait of the live scenarios, and given back
+  at most once per scenario: read again while every live scenario has had it given back,
+  it is left hidden for as long as a receive hides a message
+  (:attr:`~asyncbdd.queues.base.Queue.hides_received_for`). It is never deleted: it is
+  not known to be ours. One whose
   correlation id is in an attribute/header is sorted by it like any other (the
   scenario's own counts as an arrival, its body shown as not JSON, and why).
 
-With correlation ``off`` every message read while a scenario runs is its own, and
-whatever arrives between scenarios is deleted as a leftover.
+With correlation ``off`` every message read while a scenario runs is its own (each live
+scenario's), and whatever arrives between scenarios is deleted as a leftover.
 
-Steps never read a queue themselves: they wait on the inbox's condition variable, so a
-step returns the moment its messages are in, and waits on several queues run in parallel.
+Steps never read a queue themselves: they wait on the inbox's condition variable
+(:class:`~asyncbdd.signals.Changes`: a thread waits on it, an asyncio task awaits it), so
+a step returns the moment its messages are in, and waits on several queues run in
+parallel.
+
+The inbox is per-scenario state (:data:`INBOX`); what outlives a scenario (the readers,
+what they remember of messages and of ended scenarios) is the run's (:class:`_Run`).
 
 When a broker fails, a reader tells its waits, and keeps reading:
 
@@ -40,7 +49,7 @@ When a broker fails, a reader tells its waits, and keeps reading:
   it may answer in time, and one that fails names the broker and how long it has been
   silent; the reader tries again every :data:`RETRY_AFTER_ERROR` seconds;
 * one that went away for good (:class:`~asyncbdd.queues.base.BrokerGone`: the embedded
-  Kafka broker died) fails the waits of the scenario it died in at once; the reader
+  Kafka broker died) fails the waits of the scenarios it died in at once; the reader
   stops, and the next :func:`start_reader` (the next scenario's start, or a wait) opens
   the queue again, on a new broker;
 * any other error (a queue deleted) fails the waits at once, until a read succeeds.
@@ -64,14 +73,17 @@ from asyncbdd.errors import report_problem
 from asyncbdd.queues.aliases import alias_names, queue_named
 from asyncbdd.queues.base import BrokerGone, BrokerUnreachable, Queue
 from asyncbdd.queues.message import Message
-from asyncbdd.scenario import Scenario, current_scenario, on_scenario_start
+from asyncbdd.scenario import Scenario, Slot, on_scenario_start
+from asyncbdd.signals import Changes
 
 __all__ = [
+    "INBOX",
     "Inbox",
     "Skipped",
     "Trouble",
     "close_readers",
     "inbox",
+    "is_reading",
     "reading_trouble",
     "start_reader",
 ]
@@ -119,7 +131,12 @@ class Trouble:
 
 @dataclass
 class Inbox:
-    """What one scenario received, per queue alias; waiters are woken on every arrival."""
+    """What one scenario received, per queue alias; waiters are woken on every arrival.
+
+    Threads wait with :meth:`wait`; an asyncio task awaits
+    ``box.changed.until(ready, until_monotonic)`` (:meth:`~asyncbdd.signals.Changes.until`).
+    Readers change it only with :attr:`changed` held.
+    """
 
     correlation_id: str
     started_at: float = field(default_factory=time.monotonic)
@@ -128,7 +145,7 @@ class Inbox:
     errors: dict[str, BaseException] = field(default_factory=dict)
     last: Message | None = None
     """The message the latest step matched: what "the message" refers to."""
-    changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    changed: Changes = field(default_factory=Changes, repr=False)
 
     def wait(self, ready: Callable[[], bool], seconds: float) -> bool:
         """Block until ``ready()`` (checked under the lock) or ``seconds`` pass.
@@ -143,7 +160,13 @@ class Inbox:
 
 def inbox() -> Inbox:
     """The running scenario's inbox."""
-    return _inbox_of(current_scenario())
+    return INBOX.current()
+
+
+def is_reading(queue: Queue) -> bool:
+    """Whether a reader of ``queue`` was started (it may have met a broker gone since)."""
+    with _run.lock:
+        return id(queue) in _run.readers
 
 
 def start_reader(queue: Queue) -> None:
@@ -153,38 +176,39 @@ def start_reader(queue: Queue) -> None:
     stopped first, and the queue opened again (on a new broker). Raises what opening
     raises (an unreachable broker, a missing queue).
     """
-    with _lock:
-        reader = _readers.get(id(queue))
+    with _run.lock:
+        reader = _run.readers.get(id(queue))
     if reader is not None:
         gone = queue.gone()
         if gone is None:
             return
         reader.stopping.set()
         reader.join(READ_WAIT + queue.longest_call())
-        with _lock:
-            if _readers.get(id(queue)) is reader:
-                del _readers[id(queue)]
+        with _run.lock:
+            if _run.readers.get(id(queue)) is reader:
+                del _run.readers[id(queue)]
         _report(queue, gone)
     try:
         queue.open()
     except Exception as error:
-        _unopened[id(queue)] = error
+        with _run.lock:
+            _run.unopened[id(queue)] = error
         raise
-    with _lock:
-        _unopened.pop(id(queue), None)
-        if not _readers:
+    with _run.lock:
+        _run.unopened.pop(id(queue), None)
+        if not _run.readers:
             # Registered after opening started any embedded broker, so that at exit the
             # readers stop first (atexit runs last-registered first).
             atexit.register(close_readers)
-        if id(queue) not in _readers:
-            reader = _readers[id(queue)] = _Reader(queue)
+        if id(queue) not in _run.readers:
+            reader = _run.readers[id(queue)] = _Reader(queue)
             reader.start()
 
 
 def reading_trouble(queue: Queue) -> Trouble | None:
     """Why the reader of ``queue`` has not read lately, if its broker does not answer."""
-    with _lock:
-        reader = _readers.get(id(queue))
+    with _run.lock:
+        reader = _run.readers.get(id(queue))
     return reader.trouble() if reader is not None else None
 
 
@@ -194,10 +218,10 @@ def close_readers() -> None:
     Readers stop together, within the longest call one of them may be in (a read of a
     broker that does not answer); one still running after that is reported on stderr.
     """
-    with _lock:
-        readers = list(_readers.values())
-        _readers.clear()
-        _unopened.clear()  # keyed by id(): a later queue object may reuse an id
+    with _run.lock:
+        readers = list(_run.readers.values())
+        _run.readers.clear()
+        _run.unopened.clear()  # keyed by id(): a later queue object may reuse an id
         atexit.unregister(close_readers)
     for reader in readers:
         reader.stopping.set()
@@ -277,13 +301,14 @@ class _Reader(threading.Thread):
         return None
 
     def _retire(self, gone: BrokerGone) -> None:
-        """Stop for good: tell the scenario, and forget this reader, so that the next
-        :func:`start_reader` opens the queue again, on a new broker. (Closing the queue
-        here would close what another thread uses meanwhile: a producer on the new one.)"""
+        """Stop for good: tell the live scenarios, and forget this reader, so that the
+        next :func:`start_reader` opens the queue again, on a new broker. (Closing the
+        queue here would close what another thread uses meanwhile: a producer on the new
+        one.)"""
         _report(self.queue, gone)
-        with _lock:
-            if _readers.get(id(self.queue)) is self:
-                del _readers[id(self.queue)]
+        with _run.lock:
+            if _run.readers.get(id(self.queue)) is self:
+                del _run.readers[id(self.queue)]
 
     def _sweep(self) -> bool:
         """Read on past others' messages, holding them, then give them back; return
@@ -332,48 +357,61 @@ def _deliver(queue: Queue, messages: Sequence[Message]) -> list[Message]:
     """Sort and delete ``messages``; return those of others to give back now, for
     :func:`_give_back`.
 
-    A poison message whose correlation id cannot be read (its body cannot be, and the id
-    is in a body field) is nobody's known message: it is listed like others' and given
-    back at most once per scenario (:func:`_give_poison_back`).
-    A queue that holds copies (a tap) deletes others' messages too: they are nobody's.
+    Each live scenario's inbox gets its own messages and lists the others as skipped,
+    those of another live scenario as another run's would be. A poison message whose
+    correlation id cannot be read (its body cannot be, and the id is in a body field) is
+    nobody's known message: it is listed like others' and given back at most once per
+    scenario (:func:`_give_poison_back`). A queue that holds copies (a tap) deletes
+    others' messages too: they are nobody's.
     """
-    with _lock:
-        current = _current[0]
-    keep: list[Message] = []
+    correlated = queue.correlation.enabled
+    ours: list[Message] = []
     leftovers: list[Message] = []
     others: list[Message] = []
-    for message in messages:
-        owner = message.correlation_id
-        if current is not None and (
-            not queue.correlation.enabled or owner == current.correlation_id
-        ):
-            keep.append(message)
-        elif not queue.correlation.enabled or owner in _finished:
-            leftovers.append(message)
-        else:
-            others.append(message)
-    queue.delete(keep + leftovers + (others if queue.holds_copies else []))
-    scope = None if current is None else current.correlation_id
+    with _run.lock:
+        live = list(_run.live)
+        owners = {box.correlation_id for box in live}
+        for message in messages:
+            if live and (not correlated or message.correlation_id in owners):
+                ours.append(message)
+            elif not correlated or message.correlation_id in _run.finished:
+                leftovers.append(message)
+            else:
+                others.append(message)
+    queue.delete(ours + leftovers + (others if queue.holds_copies else []))
+    scopes: frozenset[str | None] = frozenset(owners) or frozenset([None])
     back = [
         m
         for m in others
-        if not queue.holds_copies and (not _is_poison(queue, m) or _give_poison_back(m, scope))
+        if not queue.holds_copies and (not _is_poison(queue, m) or _give_poison_back(m, scopes))
     ]
-    if current is None:
-        return back
-    with current.changed:
-        current.messages[queue.alias].extend(keep)
-        seen = {skipped.message.message_id for skipped in current.skipped[queue.alias]}
+    for box in live:
+        mine = [m for m in ours if not correlated or m.correlation_id == box.correlation_id]
+        theirs = [m for m in ours if correlated and m.correlation_id != box.correlation_id]
+        _file(queue, box, mine, leftovers, theirs + others)
+    return back
+
+
+def _file(
+    queue: Queue,
+    box: Inbox,
+    mine: Sequence[Message],
+    leftovers: Sequence[Message],
+    theirs: Sequence[Message],
+) -> None:
+    """Put a live scenario's messages of ``queue`` in its inbox, list the rest as
+    skipped (a message given back and read again, once), and wake its waiters."""
+    with box.changed:
+        box.messages[queue.alias].extend(mine)
+        listed = box.skipped[queue.alias]
+        seen = {skipped.message.message_id for skipped in listed}
         for message in leftovers:
-            current.skipped[queue.alias].append(
-                Skipped(message, "left over from an earlier scenario")
-            )
-        for message in others:
+            listed.append(Skipped(message, "left over from an earlier scenario"))
+        for message in theirs:
             if message.message_id not in seen:
                 seen.add(message.message_id)
-                current.skipped[queue.alias].append(Skipped(message, _why_theirs(queue, message)))
-        current.changed.notify_all()
-    return back
+                listed.append(Skipped(message, _why_theirs(queue, message)))
+        box.changed.notify_all()
 
 
 def _why_theirs(queue: Queue, message: Message) -> str:
@@ -394,18 +432,19 @@ def _is_poison(queue: Queue, message: Message) -> bool:
     )
 
 
-def _give_poison_back(message: Message, scope: str | None) -> bool:
-    """Whether to give a poison message back now: the first time it is read in a scenario
-    (``scope``, its correlation id; ``None`` between scenarios), so that the system's own
-    consumer, or a later scenario, sees it. Read again in the same scenario, it stays
-    hidden for as long as a receive hides a message."""
-    with _lock:
-        if message.message_id in _poison and _poison[message.message_id] == scope:
+def _give_poison_back(message: Message, scopes: frozenset[str | None]) -> bool:
+    """Whether to give a poison message back now: unless every live scenario (``scopes``,
+    their correlation ids; ``{None}`` between scenarios) had it given back already, so
+    that the system's own consumer, or a scenario that began since, sees it. Read again in
+    the same scenarios, it stays hidden for as long as a receive hides a message."""
+    with _run.lock:
+        given = _run.poison.get(message.message_id)
+        if given is not None and scopes <= given:
             return False
-        _poison.pop(message.message_id, None)
-        _poison[message.message_id] = scope
-        while len(_poison) > 10_000:
-            _poison.popitem(last=False)
+        _run.poison.pop(message.message_id, None)
+        _run.poison[message.message_id] = scopes
+        while len(_run.poison) > 10_000:
+            _run.poison.popitem(last=False)
     return True
 
 
@@ -424,86 +463,107 @@ def _give_back(queue: Queue, others: Sequence[Message]) -> bool:
 
 
 def _report(queue: Queue, error: BaseException | None) -> None:
-    """Tell the running scenario that reading ``queue`` failed (``error``) or works again.
+    """Tell the live scenarios that reading ``queue`` failed (``error``) or works again.
 
-    A broker gone for good stays reported for the rest of the scenario, if the scenario
+    A broker gone for good stays reported for the rest of a scenario, if the scenario
     began before it went (a later one has lost nothing: it opens the queue anew).
     """
-    with _lock:
-        current = _current[0]
-    if current is None:
-        return
-    if isinstance(error, BrokerGone) and error.at is not None and error.at < current.started_at:
-        return
-    with current.changed:
-        if error is None:
-            if isinstance(current.errors.get(queue.alias), BrokerGone):
-                return
-            if current.errors.pop(queue.alias, None) is not None:
-                current.changed.notify_all()
-        else:
-            current.errors[queue.alias] = error
-            current.changed.notify_all()
+    with _run.lock:
+        live = list(_run.live)
+    for box in live:
+        if isinstance(error, BrokerGone) and error.at is not None and error.at < box.started_at:
+            continue
+        with box.changed:
+            if error is None:
+                if isinstance(box.errors.get(queue.alias), BrokerGone):
+                    continue
+                if box.errors.pop(queue.alias, None) is not None:
+                    box.changed.notify_all()
+            else:
+                box.errors[queue.alias] = error
+                box.changed.notify_all()
 
 
 def _hide_for(message: Message) -> int:
     """0 s the first two times we give a message back (its owner takes it meanwhile),
     then 1, 2, 4 ... up to LONGEST_HIDE: a message nobody takes is read less and less."""
-    seen = _released.pop(message.message_id, 0)
-    _released[message.message_id] = seen + 1
-    while len(_released) > 10_000:
-        _released.popitem(last=False)
+    with _run.lock:
+        seen = _run.released.pop(message.message_id, 0)
+        _run.released[message.message_id] = seen + 1
+        while len(_run.released) > 10_000:
+            _run.released.popitem(last=False)
     return 0 if seen < 2 else min(2 ** (seen - 2), LONGEST_HIDE)
-
-
-def _inbox_of(scenario: Scenario) -> Inbox:
-    with _lock:
-        box = _boxes.get(id(scenario))
-    return box if box is not None else _begin(scenario)
 
 
 def _on_scenario_start(scenario: Scenario) -> None:
     # Every scenario's id is remembered, so its late messages are known as leftovers.
-    scenario.on_end(lambda: _finish(scenario))
-    with _lock:
-        reading = bool(_readers)
+    scenario.on_end(lambda: _finish(scenario.correlation_id, None))
+    with _run.lock:
+        reading = bool(_run.readers)
     if reading or alias_names():  # otherwise the inbox is made when first asked for
-        _begin(scenario)
+        INBOX.of(scenario)
 
 
 def _begin(scenario: Scenario) -> Inbox:
+    """A new inbox for ``scenario``, live (delivered to) until the scenario ends; the
+    queues that forget what they are not read for start being read."""
     box = Inbox(scenario.correlation_id)
-    with _lock:
-        _boxes[id(scenario)] = box
-        _current[0] = box
+    if not scenario.ended:
+        scenario.on_end(lambda: _finish(scenario.correlation_id, box))
+        with _run.lock:
+            _run.live.append(box)
     for alias in alias_names():
         try:
             queue = queue_named(alias)
             # Only a queue that forgets (Kafka: readers start at the end) must be read
             # from the start; an SQS queue keeps its messages until a step first waits on
             # it, so a queue the system under test consumes is never read by asyncbdd.
-            if queue.read_from_scenario_start and id(queue) not in _unopened:
+            with _run.lock:
+                unopened = id(queue) in _run.unopened
+            if queue.read_from_scenario_start and not unopened:
                 start_reader(queue)
         except Exception:  # the first step that uses the queue opens it again, and reports
             continue
     return box
 
 
-def _finish(scenario: Scenario) -> None:
-    with _lock:
-        _finished.add(scenario.correlation_id)
-        box = _boxes.pop(id(scenario), None)
-        if box is not None and _current[0] is box:
-            _current[0] = None
+def _finish(correlation_id: str, box: Inbox | None) -> None:
+    with _run.lock:
+        _run.finished.add(correlation_id)
+        if box is not None:
+            _run.live = [live for live in _run.live if live is not box]
 
 
-_lock = threading.Lock()
-_readers: dict[int, _Reader] = {}
-_current: list[Inbox | None] = [None]
-_boxes: dict[int, Inbox] = {}
-_finished: set[str] = set()
-_released: OrderedDict[str, int] = OrderedDict()
-_poison: OrderedDict[str, str | None] = OrderedDict()
-"""Poison messages given back, by message id: the scenario (correlation id) it was in."""
-_unopened: dict[int, BaseException] = {}
+class _Run:
+    """What the readers share for the whole run, across scenarios; one instance, ``_run``.
+
+    All of it is run-scoped, none of it one scenario's state (that is its :class:`Inbox`,
+    :data:`INBOX`): one reader per queue, read for the rest of the run whichever scenario
+    runs; the queues that failed to open (a scenario's start does not try them again);
+    the inboxes of the scenarios live now, which every reader delivers to (reader threads
+    do not see the current scenario); the correlation ids of the scenarios that ended,
+    whose late messages are leftovers; and what is remembered per message id, whoever
+    reads it next: how often it was given back, and in which scenarios a poison message
+    was. Its lock guards all of it.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.readers: dict[int, _Reader] = {}
+        """By ``id()`` of the queue."""
+        self.unopened: dict[int, BaseException] = {}
+        """Why a queue (by ``id()``) could not be opened."""
+        self.live: list[Inbox] = []
+        """The inboxes of the scenarios begun and not ended, oldest first."""
+        self.finished: set[str] = set()
+        self.released: OrderedDict[str, int] = OrderedDict()
+        """Times a message (by id) was given back."""
+        self.poison: OrderedDict[str, frozenset[str | None]] = OrderedDict()
+        """Poison messages given back, by message id: the scenarios live then (their
+        correlation ids; ``None`` between scenarios)."""
+
+
+INBOX: Slot[Inbox] = Slot("queue inbox", _begin)
+"""Each scenario's :class:`Inbox`, made on its first use."""
+_run = _Run()
 on_scenario_start(_on_scenario_start)

@@ -10,8 +10,10 @@ segment of the path: one with "/" (or "." and "..", which clients drop from URLs
 refused, so the segment after the scenario id names the one receiver a call is for, and
 a call below receiver "a" (``<url>/b``) cannot be taken for a receiver "a/b".
 
-A request to a path no receiver owns is answered 404 and recorded as a stray call of the
-running scenario, shown when one of its webhook expectations fails.
+A request to a path no receiver owns is answered 404 and recorded as a stray call, shown
+when a webhook expectation fails: a call of the scenario whose id its path carries, or, when
+it carries no running scenario's id, of every scenario running then (the server is shared,
+so no one of them can be told to be its sender).
 
 A system under test that calls every registered webhook for every event (a service shared
 by parallel test runs) calls a scenario's receiver for other scenarios' orders too. With
@@ -48,8 +50,9 @@ from asyncbdd.durations import format_duration, to_seconds
 from asyncbdd.errors import AsyncBddError, InvalidInput, UnknownName
 from asyncbdd.infra.run_scoped import RunScoped
 from asyncbdd.matching import field_text
-from asyncbdd.scenario import Scenario, current_scenario, on_scenario_start
+from asyncbdd.scenario import Scenario, Slot, on_scenario_start, running_scenario
 from asyncbdd.secrets import mask_url
+from asyncbdd.signals import Changes
 from asyncbdd.webhooks.call import Call, Signature
 from asyncbdd.webhooks.server import Request, Response, WebhookServer
 from asyncbdd.webhooks.signatures import check_signature
@@ -136,8 +139,9 @@ class Captures:
     """Errors of the server thread, by receiver name ("" for none in particular)."""
     latest: list[Call] | None = None
     """The calls the latest expectation returned: what "the call" refers to."""
-    changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
-    """Notified on every call, stray call and error; guards everything above."""
+    changed: Changes = field(default_factory=Changes, repr=False)
+    """Notified on every call, stray call and error (waking threads and tasks); guards
+    everything above."""
 
 
 def webhook_receiver(
@@ -163,7 +167,7 @@ def webhook_receiver(
     seconds = to_seconds(delay)
     if not callable(body):
         _encoded(body)  # a body that cannot be sent fails now, not in the server
-    box = captures()
+    box = _CAPTURES.of(_running("webhook_receiver", name))
     settings = get_settings()
     with box.changed:
         if name in box.receivers:
@@ -189,8 +193,7 @@ def webhook_receiver(
     )
     with box.changed:
         box.receivers[name] = receiver
-    with _lock:
-        _routes[urllib.parse.unquote(path)] = (receiver, box)
+    _ROUTES.add(urllib.parse.unquote(path), receiver, box)
     return receiver
 
 
@@ -201,7 +204,7 @@ def webhook_url(name: str | None = None) -> str:
 
 def captures() -> Captures:
     """The running scenario's captures."""
-    return _captures_of(current_scenario())
+    return _CAPTURES.current()
 
 
 def webhook_server(*, restart_if_reconfigured: bool = False) -> WebhookServer:
@@ -232,7 +235,7 @@ def stop_webhook_server() -> None:
 def _dispatch(request: Request) -> Response:
     """Record ``request`` for the receiver whose path it is on, and say how to answer."""
     path = _without_public_prefix(urllib.parse.unquote(request.path))
-    receiver, box, relative = _route(path)
+    receiver, box, relative = _ROUTES.route(path)
     if receiver is None or box is None:
         _record_stray(request, path)
         return Response(404, b"No webhook receiver at this path.\n", _TEXT)
@@ -286,33 +289,15 @@ def _dispatch(request: Request) -> Response:
 def _report_error(request: Request | None, error: BaseException) -> None:
     """Keep an error of the server thread where the waiting step raises it."""
     path = _without_public_prefix(urllib.parse.unquote(request.path)) if request else ""
-    receiver, box, _ = _route(path) if request else (None, None, "")
-    if box is None:
-        with _lock:
-            box = _current[0]
-    if box is None:
-        return
-    with box.changed:
-        box.errors[receiver.name if receiver is not None else ""] = error
-        box.changed.notify_all()
+    receiver, box, _ = _ROUTES.route(path) if request else (None, None, "")
+    boxes = [box] if box is not None else _ROUTES.witnesses(path)[0]
+    for box in boxes:
+        with box.changed:
+            box.errors[receiver.name if receiver is not None else ""] = error
+            box.changed.notify_all()
 
 
 # --------------------------------------------------------------------------------------
-
-
-def _route(path: str) -> tuple[Receiver | None, Captures | None, str]:
-    with _lock:
-        found = _routes.get(path)
-        relative = ""
-        if found is None:  # a path below a receiver's URL: <url>/orders/1
-            base = path
-            while found is None and base.count("/") > 3:
-                base = base.rsplit("/", 1)[0]
-                found = _routes.get(base)
-            relative = path[len(base) :]
-    if found is None:
-        return None, None, path
-    return found[0], found[1], relative
 
 
 def _without_public_prefix(path: str) -> str:
@@ -325,12 +310,7 @@ def _without_public_prefix(path: str) -> str:
 
 
 def _record_stray(request: Request, path: str) -> None:
-    with _lock:
-        box = _current[0]
-        parts = path.split("/")
-        earlier = len(parts) > 3 and parts[1] == PATH_PREFIX[1:] and parts[2] in _ended
-    if box is None:
-        return
+    boxes, earlier = _ROUTES.witnesses(path)
     why = "a receiver of an earlier scenario" if earlier else "no receiver at this path"
     call = Call(
         receiver=None,
@@ -345,9 +325,10 @@ def _record_stray(request: Request, path: str) -> None:
         note=why,
         masked=frozenset({get_settings().webhooks_signature_header.lower()}),
     )
-    with box.changed:
-        box.strays.append(call)
-        box.changed.notify_all()
+    for box in boxes:
+        with box.changed:
+            box.strays.append(call)
+            box.changed.notify_all()
 
 
 def _answer(
@@ -465,34 +446,95 @@ def _url_in(box: Captures, name: str | None) -> str:
     return receivers[name].url
 
 
-def _captures_of(scenario: Scenario) -> Captures:
-    with _lock:
-        box = _boxes.get(id(scenario))
-    return box if box is not None else _begin(scenario)
+def _running(api: str, name: str) -> Scenario:
+    """The running scenario, for ``api``; outside one, an error saying how to start one."""
+    scenario = running_scenario()
+    if scenario is None:
+        raise AsyncBddError(
+            f"{api}({name!r}) declares a receiver of the running scenario, and no scenario "
+            "is running. Under pytest, use the asyncbdd_scenario fixture, or declare it "
+            "inside `with asyncbdd.scenario(...):`; under behave, call "
+            "asyncbdd.hooks.install_hooks(globals()) in environment.py."
+        )
+    return scenario
 
 
 def _begin(scenario: Scenario) -> Captures:
+    """The captures of ``scenario``, which then receives stray calls until it ends."""
     box = Captures(
         scenario.scenario_id,
         started_at=scenario.started_at,
         correlation_id=scenario.correlation_id,
     )
-    with _lock:
-        _boxes[id(scenario)] = box
-        _current[0] = box
     scenario.provide("webhook_url", lambda name: _url_in(box, name), argument="receiver")
-    scenario.on_end(lambda: _finish(scenario, box))
+    if not scenario.ended:  # an ended scenario runs no more cleanup, so it is not routed
+        _ROUTES.open(box)
+        scenario.on_end(lambda: _ROUTES.close(box))
     return box
 
 
-def _finish(scenario: Scenario, box: Captures) -> None:
-    with _lock:
-        _ended.add(box.scenario_id)
-        _boxes.pop(id(scenario), None)
-        for receiver in box.receivers.values():
-            _routes.pop(urllib.parse.unquote(receiver.path), None)
-        if _current[0] is box:
-            _current[0] = None
+class _Routes:
+    """Which scenario each path of the capture server belongs to: run-scoped, as the
+    server is.
+
+    One server serves every scenario of the run, and its handler threads run in no
+    scenario, so they find here the receiver and captures a call's path belongs to. It
+    holds the receivers of the scenarios running now (several at once, in tasks or
+    threads), whose captures also get the stray calls; a scenario that ends takes its
+    routes away, and its id stays known so that a late call to it is reported as such.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._routes: dict[str, tuple[Receiver, Captures]] = {}
+        self._running: dict[str, Captures] = {}
+        self._ended: set[str] = set()
+
+    def open(self, box: Captures) -> None:
+        """Route stray calls to ``box`` too, until :meth:`close`."""
+        with self._lock:
+            self._running[box.scenario_id] = box
+
+    def add(self, path: str, receiver: Receiver, box: Captures) -> None:
+        """Route calls to ``path`` (unquoted), and below it, to ``receiver``'s ``box``."""
+        with self._lock:
+            self._routes[path] = (receiver, box)
+
+    def close(self, box: Captures) -> None:
+        """Its scenario ended: its paths answer 404, and it gets no more stray calls."""
+        with self._lock:
+            self._ended.add(box.scenario_id)
+            if self._running.get(box.scenario_id) is box:
+                del self._running[box.scenario_id]
+            for receiver in box.receivers.values():
+                self._routes.pop(urllib.parse.unquote(receiver.path), None)
+
+    def route(self, path: str) -> tuple[Receiver | None, Captures | None, str]:
+        """The receiver and captures ``path`` is a call to, and the path below the
+        receiver's URL; ``(None, None, path)`` for a path of no receiver."""
+        with self._lock:
+            found = self._routes.get(path)
+            relative = ""
+            if found is None:  # a path below a receiver's URL: <url>/orders/1
+                base = path
+                while found is None and base.count("/") > 3:
+                    base = base.rsplit("/", 1)[0]
+                    found = self._routes.get(base)
+                relative = path[len(base) :]
+        if found is None:
+            return None, None, path
+        return found[0], found[1], relative
+
+    def witnesses(self, path: str) -> tuple[list[Captures], bool]:
+        """The captures that get a stray call to ``path``, and whether the path is an
+        ended scenario's: the scenario whose id the path carries if it runs, or else
+        every scenario running."""
+        parts = path.split("/")
+        owner = parts[2] if len(parts) > 3 and parts[1] == PATH_PREFIX[1:] else None
+        with self._lock:
+            if owner in self._running:
+                return [self._running[owner]], False
+            return list(self._running.values()), owner in self._ended
 
 
 def _new_server() -> WebhookServer:
@@ -506,13 +548,10 @@ def _new_server() -> WebhookServer:
     )
 
 
-_lock = threading.Lock()
-_routes: dict[str, tuple[Receiver, Captures]] = {}
-_boxes: dict[int, Captures] = {}
-_current: list[Captures | None] = [None]
-_ended: set[str] = set()
+_CAPTURES = Slot("webhook captures", _begin)
+_ROUTES = _Routes()
 _SHARED = RunScoped(
     _new_server,
     label="the webhook capture server",
 )
-on_scenario_start(_begin)
+on_scenario_start(_CAPTURES.of)

@@ -23,6 +23,7 @@ from asyncbdd.queues import (
 from asyncbdd.queues.aliases import close_queues, queue_from_spec
 from asyncbdd.queues.kafka import kafka_settings
 from asyncbdd.queues.sqs import sqs_settings
+from asyncbdd.registry import new_run
 
 Configure = Callable[..., Settings]
 
@@ -110,8 +111,9 @@ def test_registered_queue_wins_over_configuration(configure: Configure, uid: str
     try:
         assert queue_named(alias) is registered
         assert alias in alias_names()
-        with pytest.raises(ConfigurationError, match="already registered"):
-            register_queue(alias, registered)
+        register_queue(alias, registered)  # the same queue again changes nothing
+        with pytest.raises(ConfigurationError, match="already registered in this run"):
+            register_queue(alias, SqsQueue(alias, f"another-{uid}"))
     finally:
         unregister_queue(alias)
     configured = queue_named(alias)
@@ -248,3 +250,17 @@ def test_close_queues_closes_the_others_when_one_fails(uid: str) -> None:
     with pytest.raises(RuntimeError, match="could not close"):
         close_queues()
     assert (failing.closed, other.closed) == (1, 1)
+
+
+def test_an_alias_registers_again_in_a_new_run(uid: str) -> None:
+    """behavex runs environment.py once per behave run in one process: the same
+    registration in the next run takes the new queue, without an error."""
+    alias = f"billing-{uid}"
+    register_queue(alias, SqsQueue(alias, f"first-{uid}"))
+    try:
+        new_run()
+        again = SqsQueue(alias, f"second-{uid}")
+        register_queue(alias, again)
+        assert queue_named(alias) is again
+    finally:
+        unregister_queue(alias)
