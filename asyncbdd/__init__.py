@@ -4,6 +4,8 @@ The engine works with or without behave; behave users import :mod:`asyncbdd.step
 and call :func:`asyncbdd.hooks.install_hooks` in ``environment.py``.
 """
 
+from asyncbdd import probes as _probes
+from asyncbdd import snapshots as _snapshots
 from asyncbdd.config import Settings, get_settings, load_settings, set_settings
 from asyncbdd.durations import parse_count, parse_duration
 from asyncbdd.errors import (
@@ -19,14 +21,14 @@ from asyncbdd.errors import (
     WaitTimeout,
 )
 from asyncbdd.probes import (
-    check_never_reads,
-    check_stays,
+    expect_never,
+    expect_stays,
+    expect_value,
     fail_at_once_if_value,
     probe,
     read_probe,
     register_probe,
     sql_probe,
-    wait_for_value,
 )
 from asyncbdd.scenario import Scenario, current_scenario, scenario
 from asyncbdd.secrets import add_secret_names
@@ -37,8 +39,9 @@ from asyncbdd.snapshots import (
     SnapshotDiff,
     SnapshotSource,
     assert_change,
-    wait_for_change,
-    wait_for_no_change,
+    expect_change,
+    expect_exact_change,
+    expect_no_change,
 )
 from asyncbdd.tripwires import Tripwire
 from asyncbdd.wait import (
@@ -82,9 +85,13 @@ __all__ = [
     "__version__",
     "add_secret_names",
     "assert_change",
-    "check_never_reads",
-    "check_stays",
     "current_scenario",
+    "expect_change",
+    "expect_exact_change",
+    "expect_never",
+    "expect_no_change",
+    "expect_stays",
+    "expect_value",
     "fail_at_once_if_value",
     "get_settings",
     "ignore_columns",
@@ -101,10 +108,14 @@ __all__ = [
     "sql_probe",
     "take_snapshot",
     "time_budget",
-    "wait_for_change",
-    "wait_for_no_change",
-    "wait_for_value",
     "wait_stays",
     "wait_until",
     "wait_until_asserted",
 ]
+
+# The names of the last release: each warns when called, and goes in the next one.
+check_never_reads = _probes.check_never_reads
+check_stays = _probes.check_stays
+wait_for_value = _probes.wait_for_value
+wait_for_change = _snapshots.wait_for_change
+wait_for_no_change = _snapshots.wait_for_no_change

@@ -12,20 +12,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any, NamedTuple
 
+from asyncbdd.deprecation import warn_deprecated
 from asyncbdd.errors import InvalidInput
 from asyncbdd.matching import (
     Marker,
+    field_mismatches,
     json_expectation,
     json_mismatches,
     parse_value,
     same_value,
+    shorten,
     show_value,
-    table_mismatches,
 )
 
 __all__ = [
@@ -34,10 +36,12 @@ __all__ = [
     "NOT_JSON",
     "BodyMatcher",
     "JsonReading",
-    "check_expected_values",
+    "cells_to_values",
+    "expected_values",
     "named_value_problems",
     "parse_body",
     "read_json",
+    "show_expected",
 ]
 
 NOT_JSON: Any = type("NotJson", (), {"__repr__": lambda self: "NOT_JSON"})()
@@ -110,18 +114,21 @@ class BodyMatcher:
     """What a body must hold. Every part given must match; none given matches all.
 
     ``body``: a JSON document the body must contain (a subset, or all of it with
-    ``exact_body``). ``fields``: (dotted path, expected value as a feature writes it)
-    pairs for the JSON body.
+    ``exact_body``). ``fields``: dotted paths of the JSON body and the values they must
+    hold, as Python values (``{"order.currency": "EUR", "amount": 99.99}``): compared as
+    :func:`~asyncbdd.matching.same_value` does, so text is text; a marker is a
+    :func:`~asyncbdd.matching.parse_marker` (``parse_marker("<any number>")``), and an
+    object or list is matched as a subset.
     """
 
     body: Any = ANY_BODY
     exact_body: bool = False
-    fields: tuple[tuple[str, str], ...] = ()
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.body is not ANY_BODY:  # a mistyped marker fails now, not when a body comes
             object.__setattr__(self, "body", json_expectation(self.body, "the expected body"))
-        check_expected_values(self.fields, "field")
+        object.__setattr__(self, "fields", expected_values(self.fields, "fields", type(self)))
 
     def body_problems(self, text: str, document: Any, why: str | None = None) -> list[str]:
         """Why a body (its ``text`` and parsed ``document``, or :data:`NOT_JSON` and
@@ -136,7 +143,7 @@ class BodyMatcher:
         if self.body is not ANY_BODY:
             found += [str(m) for m in json_mismatches(self.body, document, exact=self.exact_body)]
         if self.fields:
-            found += [str(m) for m in table_mismatches(self.fields, document)]
+            found += [str(m) for m in field_mismatches(self.fields.items(), document)]
         return found
 
     def body_parts(self) -> list[str]:
@@ -145,35 +152,92 @@ class BodyMatcher:
         if self.body is not ANY_BODY:
             which = "exactly" if self.exact_body else "containing"
             parts.append(f"{which} {show_value(json.dumps(self.body), 120)}")
-        return parts + [f"{path} = {text.strip()}" for path, text in self.fields]
+        return parts + [f"{path} = {show_expected(value)}" for path, value in self.fields.items()]
 
 
-def check_expected_values(expected: Iterable[tuple[str, str]], what: str) -> None:
-    """Read each (name, value as a feature writes it) pair now, so that a mistyped marker
-    (``<near:lots>``) fails before any wait, not when a body comes, or never if none does.
+def expected_values(
+    given: Mapping[str, Any] | Iterable[tuple[str, str]], keyword: str, owner: type
+) -> dict[str, Any]:
+    """The expected named values a matcher was given as ``keyword`` (``fields``,
+    ``headers``), checked now, so that a mistyped marker in an expected document fails
+    before any wait, not when a body comes (or never).
 
-    ``what`` names the kind of the rows in the error: ``field``, ``header``.
+    ``given`` maps names to Python values. (name, text as a feature writes it) pairs, the
+    form of the last release, are still read as a table's cells are, with a
+    :class:`DeprecationWarning`. ``owner`` is the matcher's class.
     """
-    for name, text in expected:
-        where = f"{what} {name.strip()!r}"
+    matcher = owner.__name__
+    if isinstance(given, Mapping):
+        values = dict(given)
+        for name, value in values.items():
+            if not isinstance(name, str) or not name.strip():
+                raise InvalidInput(
+                    f"{matcher}({keyword}=...) maps names to expected values; {name!r} is "
+                    f"not a name. Write e.g. {matcher}({keyword}={{'order_id': 'ord-1'}})."
+                )
+            if isinstance(value, (Mapping, list, tuple)):
+                json_expectation(value, f"the expected {keyword} {name!r}")
+        return values
+    warn_deprecated(
+        f"{matcher}({keyword}=...) with (name, text as a feature writes it) pairs",
+        f"a dict of Python values, {matcher}({keyword}={{'order_id': 'ord-1'}}), or "
+        f"{matcher}.from_table(...) for text as a feature writes it",
+    )
+    return cells_to_values(given, keyword.rstrip("s"))
+
+
+def cells_to_values(
+    pairs: Iterable[tuple[str, str]], what: str, *, as_text: bool = False
+) -> dict[str, Any]:
+    """(name, cell) pairs of a table as expected Python values, each cell read as
+    :func:`~asyncbdd.matching.parse_value` reads it; a name given twice is an error (both
+    rows could never hold at once, and one of them would be dropped).
+
+    With ``as_text`` (HTTP headers, query parameters: text by nature) a cell that reads
+    as no text and no marker (``42``, ``true``) is the text written.
+    """
+    values: dict[str, Any] = {}
+    for raw, text in pairs:
+        name = raw.strip()
+        where = f"{what} {name!r}"
+        if name in values:
+            raise InvalidInput(
+                f"The expected {where} is given twice; give each {what} once, in one row."
+            )
         try:
             value = parse_value(text)
         except InvalidInput as error:
             raise InvalidInput(f"In the expected {where}: {error}") from None
         if isinstance(value, (dict, list)):
             json_expectation(value, f"the expected {where}")
+        if as_text and not isinstance(value, (str, Marker)):
+            value = text.strip()
+        values[name] = value
+    return values
+
+
+def show_expected(value: object) -> str:
+    """An expected value as a matcher's description shows it: as a feature writes it
+    (``"EUR"``, ``99.99``, ``<any number>``)."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (Mapping, list, tuple)):
+        return shorten(json.dumps(value, default=str, ensure_ascii=False), 120)
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    return show_value(value)
 
 
 def named_value_problems(
     what: str,
-    expected: Iterable[tuple[str, str]],
+    expected: Mapping[str, Any],
     lookup: Callable[[str], str | None],
     *,
     shown: Callable[[str, str], str] | None = None,
     always_text: bool = False,
 ) -> list[str]:
-    """Why named text values (attributes, headers) differ from ``expected`` pairs of
-    (name, value as a feature writes it); empty when they match.
+    """Why named text values (attributes, headers) differ from ``expected`` (name to
+    expected Python value); empty when they match.
 
     ``lookup`` gives a name's value (None: absent); ``shown`` gives the text a report may
     show of an actual value (to mask secrets); ``what`` names the kind in each line. With
@@ -181,10 +245,10 @@ def named_value_problems(
     means the text ``"42"``; markers keep their meaning.
     """
     found: list[str] = []
-    for name, text in expected:
-        wanted = parse_value(text)
+    for name, value in expected.items():
+        wanted = value
         if always_text and not isinstance(wanted, (str, Marker)):
-            wanted = text.strip()
+            wanted = show_expected(value)
         actual = lookup(name)
         if actual is None:
             found.append(f"{what} {name!r}: missing (expected {show_value(wanted)})")

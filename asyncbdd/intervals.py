@@ -60,9 +60,15 @@ class _Strategy:
 
 @dataclass(frozen=True)
 class Fixed(_Strategy):
-    """The same pause every time: the hand-written loop's strategy."""
+    """The same pause every time: the hand-written loop's strategy.
+
+    ``seconds`` may be given as a number of seconds, a ``timedelta`` or text (``"100 ms"``).
+    """
 
     seconds: float
+
+    def __post_init__(self) -> None:
+        _convert(self, "seconds")
 
     def __call__(self, state: WaitState[Any], /) -> float:
         return self.seconds
@@ -73,11 +79,17 @@ class Fixed(_Strategy):
 
 @dataclass(frozen=True)
 class Exponential(_Strategy):
-    """``initial * multiplier ** (attempt - 1)``, capped at ``maximum``."""
+    """``initial * multiplier ** (attempt - 1)``, capped at ``maximum``.
+
+    Durations may be given as numbers of seconds, ``timedelta`` objects or text.
+    """
 
     initial: float = 0.01
     multiplier: float = 2.0
     maximum: float = math.inf
+
+    def __post_init__(self) -> None:
+        _convert(self, "initial", "maximum")
 
     def __call__(self, state: WaitState[Any], /) -> float:
         exponent = max(state.attempts - 1, 0)
@@ -95,10 +107,16 @@ class Exponential(_Strategy):
 
 @dataclass(frozen=True)
 class Fibonacci(_Strategy):
-    """``initial`` times the Fibonacci numbers (1, 1, 2, 3, 5...), capped at ``maximum``."""
+    """``initial`` times the Fibonacci numbers (1, 1, 2, 3, 5...), capped at ``maximum``.
+
+    Durations may be given as numbers of seconds, ``timedelta`` objects or text.
+    """
 
     initial: float = 0.01
     maximum: float = math.inf
+
+    def __post_init__(self) -> None:
+        _convert(self, "initial", "maximum")
 
     def __call__(self, state: WaitState[Any], /) -> float:
         previous, current = 0, 1
@@ -118,13 +136,17 @@ class Fibonacci(_Strategy):
 class Proportional(_Strategy):
     """A pause that grows with the time already waited: ``fraction * elapsed``.
 
-    Bounded by ``minimum`` and ``maximum``. With a fraction of 4 %, a condition is seen
-    at most 4 % (on average 2 %) after it became true, however long it took.
+    Bounded by ``minimum`` and ``maximum`` (seconds, ``timedelta`` objects or text). With a
+    fraction of 4 %, a condition is seen at most 4 % (on average 2 %) after it became
+    true, however long it took.
     """
 
     fraction: float = 0.04
     minimum: float = 0.005
     maximum: float = 1.0
+
+    def __post_init__(self) -> None:
+        _convert(self, "minimum", "maximum")
 
     def __call__(self, state: WaitState[Any], /) -> float:
         return min(max(self.fraction * state.elapsed, self.minimum), self.maximum)
@@ -146,6 +168,15 @@ class _Sum(_Strategy):
 
     def __str__(self) -> str:
         return f"{self.first} + {self.second}"
+
+
+def _convert(strategy: _Strategy, *names: str) -> None:
+    """Store the durations ``names`` of a frozen strategy as seconds; an unbounded maximum
+    (``math.inf``) stays unbounded."""
+    for name in names:
+        value = getattr(strategy, name)
+        if not (isinstance(value, float) and value == math.inf):
+            object.__setattr__(strategy, name, to_seconds(value))
 
 
 def default_interval() -> IntervalStrategy:

@@ -43,6 +43,7 @@ __all__ = [
     "MISSING",
     "Marker",
     "Mismatch",
+    "field_mismatches",
     "field_text",
     "field_value",
     "json_expectation",
@@ -289,14 +290,31 @@ def table_mismatches(rows: Iterable[tuple[str, str]], actual: Any) -> list[Misma
     reads it (typed, or a marker), compared as :func:`same_value` does; a cell holding a
     JSON object or list is matched as a subset, as :func:`json_mismatches` does.
     """
+    pairs = ((path, parse_value(cell)) for path, cell in rows)
+    return field_mismatches(pairs, actual, what="the table")
+
+
+def field_mismatches(
+    fields: Iterable[tuple[str, object]], actual: Any, *, what: str = "the expected fields"
+) -> list[Mismatch]:
+    """How ``actual`` differs from (path, expected value) pairs; empty if it matches.
+
+    Paths are read as :func:`field_value` reads them; a value is compared as
+    :func:`same_value` does (text is text, a :class:`Marker` a marker), and an object or a
+    list is matched as a subset, as :func:`json_mismatches` does, its marker strings read
+    as markers (a mistyped one raises :class:`~asyncbdd.errors.InvalidInput` naming
+    ``what``).
+    """
     mismatches: list[Mismatch] = []
-    for path, cell in rows:
+    for path, value in fields:
         field = path.strip()
-        expected = parse_value(cell)
-        if isinstance(expected, (dict, list)):
-            expected = _read_markers(expected, field, "the table")
+        expected = _read_markers(value, field, what) if _is_document(value) else value
         _compare(expected, field_value(actual, field), field, False, mismatches)
     return mismatches
+
+
+def _is_document(value: object) -> bool:
+    return isinstance(value, Mapping) or _is_list(value)
 
 
 def parse_json_document(text: str, what: str) -> Any:

@@ -3,7 +3,7 @@
 Everything runs with the built-in settings (``asyncbdd.settle`` 0.5 s, the default poll
 interval), whatever the environment says, on a SQLite file in a temporary directory:
 an ``inventory`` table with one row, quantity 100. Each sample captures the row, starts
-:func:`asyncbdd.snapshots.wait_for_exact_change` (expecting 100 -> 97, deadline 5 s), and
+:func:`asyncbdd.snapshots.expect_exact_change` (expecting 100 -> 97, deadline 5 s), and
 a writer thread (the system under test, with a connection of its own) commits the change
 50 to 250 ms into the wait (moments drawn with a fixed seed).
 
@@ -36,7 +36,7 @@ from asyncbdd.config import Settings, get_settings
 from asyncbdd.database import connect, dispose_engines
 from asyncbdd.errors import WaitAborted
 from asyncbdd.intervals import default_interval, next_pause
-from asyncbdd.snapshots import ExpectedChange, SnapshotSource, wait_for_exact_change
+from asyncbdd.snapshots import ExpectedChange, SnapshotSource, expect_exact_change
 from bench.core import Result, median, settings_in_force, uniform
 
 __all__ = ["run"]
@@ -116,7 +116,7 @@ def _sample(url: str, moment: float, quantity: int) -> tuple[float, float]:
     started.set()
     pause = 0.0
     try:
-        wait_for_exact_change(before, EXPECTED, timeout=DEADLINE)
+        expect_exact_change(before, EXPECTED, timeout=DEADLINE)
     except WaitAborted as failure:
         decided = time.monotonic()
         pause = next_pause(default_interval(), failure.state)  # without the settle cap

@@ -21,13 +21,13 @@ from asyncbdd.errors import (
 )
 from asyncbdd.probes import (
     PROBES,
-    check_never_reads,
-    check_stays,
+    expect_never,
+    expect_stays,
+    expect_value,
     probe,
     read_probe,
     register_probe,
     sql_probe,
-    wait_for_value,
 )
 from asyncbdd.scenario import Scenario, end_scenario, scenario
 
@@ -306,7 +306,7 @@ def test_an_unreachable_database_stops_a_wait_at_once() -> None:
     """A wait on an unreachable database raises DatabaseUnavailable, not a timeout."""
     sql_probe("the remote status", "SELECT 1", database_url=UNREACHABLE_URL)
     with scenario("checkout"), pytest.raises(DatabaseUnavailable) as caught:
-        wait_for_value("the remote status", "paid", timeout=0.2)
+        expect_value("the remote status", "paid", timeout=0.2)
     assert not isinstance(caught.value, AssertionError)
     assert "secret" not in str(caught.value)
 
@@ -335,26 +335,26 @@ def test_a_query_error_is_not_blamed_on_the_server(database: str) -> None:
 # --- waiting on a probe ---------------------------------------------------------------------
 
 
-def test_wait_for_value_returns_the_value_once_it_is_read() -> None:
+def test_expect_value_returns_the_value_once_it_is_read() -> None:
     """The wait passes as soon as the probe reads the expected value, and returns it."""
     register_probe("the order status", sequence("pending", "pending", "paid"))
-    assert wait_for_value("the order status", "paid", timeout=0.2) == "paid"
+    assert expect_value("the order status", "paid", timeout=0.2) == "paid"
 
 
-def test_wait_for_value_compares_numbers_by_value(database: str) -> None:
+def test_expect_value_compares_numbers_by_value(database: str) -> None:
     """An expected number matches a NUMERIC column read as int, float or Decimal."""
     sql_probe(
         "the order amount", "SELECT amount FROM orders WHERE id = 'ord-1'", database_url=database
     )
     with scenario("checkout"):
-        assert wait_for_value("the order amount", 97.0, timeout=0.2) == 97
+        assert expect_value("the order amount", 97.0, timeout=0.2) == 97
 
 
-def test_wait_for_value_failure_states_what_was_expected_and_read() -> None:
+def test_expect_value_failure_states_what_was_expected_and_read() -> None:
     """A timeout names the phrase, the expected value and the last value read."""
     register_probe("the order status", lambda: "pending")
     with pytest.raises(WaitTimeout) as caught:
-        wait_for_value("the order status", "paid", timeout=0.05)
+        expect_value("the order status", "paid", timeout=0.05)
     message = str(caught.value)
     assert message.startswith("Waited for: the order status is 'paid'\n")
     assert "Failed because the deadline passed." in message
@@ -369,29 +369,29 @@ def test_wait_for_value_failure_states_what_was_expected_and_read() -> None:
         ("97", 97, "the value is the text '97'; write it in quotes (\"97\")"),
     ],
 )
-def test_wait_for_value_failure_explains_a_type_mix_up(
+def test_expect_value_failure_explains_a_type_mix_up(
     read: object, expected: object, hint: str
 ) -> None:
     """When the value read spells the expected one in another type, the failure says so."""
     register_probe("the order amount", lambda: read)
     with pytest.raises(WaitTimeout) as caught:
-        wait_for_value("the order amount", expected, timeout=0.05)
+        expect_value("the order amount", expected, timeout=0.05)
     assert f"expected {expected!r}; {hint}" in str(caught.value)
 
 
-def test_wait_for_value_type_mix_up_from_a_text_column(database: str) -> None:
+def test_expect_value_type_mix_up_from_a_text_column(database: str) -> None:
     """A number expected from a TEXT column gets the advice to write it in quotes."""
     sql_probe("the order code", "SELECT code FROM orders WHERE id = 'ord-1'", database_url=database)
     with scenario("checkout"), pytest.raises(WaitTimeout) as caught:
-        wait_for_value("the order code", 97, timeout=0.05)
+        expect_value("the order code", 97, timeout=0.05)
     assert 'write it in quotes ("97")' in str(caught.value)
 
 
-def test_wait_for_value_uses_the_description_given() -> None:
+def test_expect_value_uses_the_description_given() -> None:
     """A description (the step's text) replaces the default one in the failure."""
     register_probe("the order status", lambda: "pending")
     with pytest.raises(WaitTimeout, match=r'^Waited for: Then the order status is "paid"\n'):
-        wait_for_value(
+        expect_value(
             "the order status",
             "paid",
             timeout=0.05,
@@ -399,7 +399,7 @@ def test_wait_for_value_uses_the_description_given() -> None:
         )
 
 
-def test_wait_for_value_stops_at_once_on_a_value_it_must_never_read() -> None:
+def test_expect_value_stops_at_once_on_a_value_it_must_never_read() -> None:
     """Reading the ``never`` value aborts the wait before the deadline, naming that value."""
     calls: list[int] = []
 
@@ -409,12 +409,12 @@ def test_wait_for_value_stops_at_once_on_a_value_it_must_never_read() -> None:
 
     register_probe("the order status", status)
     with pytest.raises(WaitAborted) as caught:
-        wait_for_value("the order status", "shipped", never="failed", timeout=0.5)
+        expect_value("the order status", "shipped", never="failed", timeout=0.5)
     assert "it reached a state it must never reach: 'failed'" in str(caught.value)
     assert len(calls) == 3
 
 
-def test_wait_for_value_waits_on_a_sql_probe(
+def test_expect_value_waits_on_a_sql_probe(
     database: str, set_status: Callable[[str, str], None]
 ) -> None:
     """Waiting on a SQL probe sees a committed change on the next check."""
@@ -422,20 +422,20 @@ def test_wait_for_value_waits_on_a_sql_probe(
     set_status("ord-1", "paid")
     with scenario("checkout") as state:
         state.values["order_id"] = "ord-1"
-        assert wait_for_value("the order status", "paid", timeout=0.2) == "paid"
+        assert expect_value("the order status", "paid", timeout=0.2) == "paid"
 
 
-def test_check_stays_passes_when_the_value_holds() -> None:
+def test_expect_stays_passes_when_the_value_holds() -> None:
     """The value read throughout the window is the expected one: the check returns it."""
     register_probe("the order status", lambda: "pending")
-    assert check_stays("the order status", "pending", 0.05) == "pending"
+    assert expect_stays("the order status", "pending", during=0.05) == "pending"
 
 
-def test_check_stays_fails_when_the_value_changes() -> None:
+def test_expect_stays_fails_when_the_value_changes() -> None:
     """A change during the window fails, naming what was expected and what was read."""
     register_probe("the order status", sequence("pending", "pending", "paid"))
     with pytest.raises(WaitAborted) as caught:
-        check_stays("the order status", "pending", 0.5)
+        expect_stays("the order status", "pending", during=0.5)
     message = str(caught.value)
     assert message.startswith("Waited for: the order status stays 'pending'\n")
     assert "it stopped holding after" in message
@@ -443,31 +443,31 @@ def test_check_stays_fails_when_the_value_changes() -> None:
     assert "expected 'pending'" in message
 
 
-def test_check_stays_explains_a_type_mix_up() -> None:
+def test_expect_stays_explains_a_type_mix_up() -> None:
     """A value that never matched because of quotes gets the quoting hint."""
     register_probe("the order amount", lambda: 97)
     with pytest.raises(WaitAborted) as caught:
-        check_stays("the order amount", "97", 0.05)
+        expect_stays("the order amount", "97", during=0.05)
     assert "write it without quotes to expect a number" in str(caught.value)
 
 
-def test_check_never_reads_passes_when_the_value_never_appears() -> None:
+def test_expect_never_passes_when_the_value_never_appears() -> None:
     """The unwanted value is not read during the window: the check returns the last value."""
     register_probe("the order status", lambda: "pending")
-    assert check_never_reads("the order status", "failed", 0.05) == "pending"
+    assert expect_never("the order status", "failed", during=0.05) == "pending"
 
 
-def test_check_never_reads_fails_when_the_value_appears() -> None:
+def test_expect_never_fails_when_the_value_appears() -> None:
     """Reading the unwanted value fails at once, naming it."""
     register_probe("the order status", sequence("pending", "failed"))
     with pytest.raises(WaitAborted) as caught:
-        check_never_reads("the order status", "failed", 0.5)
+        expect_never("the order status", "failed", during=0.5)
     message = str(caught.value)
     assert message.startswith("Waited for: the order status does not become 'failed'\n")
     assert "last value:  'failed'" in message
 
 
-def test_check_never_reads_respects_types() -> None:
+def test_expect_never_respects_types() -> None:
     """The number 97 is not the text "97": reading 97 while "97" is unwanted passes."""
     register_probe("the order amount", lambda: 97)
-    assert check_never_reads("the order amount", "97", 0.05) == 97
+    assert expect_never("the order amount", "97", during=0.05) == 97

@@ -34,7 +34,7 @@ from asyncbdd.traces.http import HttpTraceStore
 from asyncbdd.webhooks import (
     Call,
     CallMatcher,
-    check_call,
+    assert_call,
     expect_calls,
     sign,
     stop_webhook_server,
@@ -407,11 +407,11 @@ def test_webhook_reports_show_no_secret_header_or_parameter(
         assert send(port, "/nobody" + query, body, headers) == 404
         [call] = expect_calls("payment-complete", 1)
         wrong = CallMatcher(
-            headers=(("X-Api-Key", "other"), ("X-Auth-Token", "other")),
-            query=(("access_token", "other"), ("page", "3")),
+            headers={"X-Api-Key": "other", "X-Auth-Token": "other"},
+            query={"access_token": "other", "page": "3"},
         )
         with pytest.raises(ExpectationFailed) as failed:
-            check_call(wrong)
+            assert_call(wrong)
         reports.append(str(failed.value))
         with pytest.raises(AssertionError) as timed_out:
             expect_calls("payment-complete", 2, where=wrong, timeout=0.2)

@@ -32,10 +32,10 @@ from asyncbdd.evidence import SnapshotChange, evidence_of
 from asyncbdd.matching import parse_value
 from asyncbdd.scenario import scenario
 from asyncbdd.snapshot_subjects import (
-    check_last_change,
+    expect_exact_subject_change,
+    expect_last_change,
+    expect_subject_change,
     take_snapshot,
-    wait_for_expected_change,
-    wait_for_subject_change,
 )
 from asyncbdd.snapshots import (
     ExpectedChange,
@@ -44,9 +44,9 @@ from asyncbdd.snapshots import (
     SnapshotMismatch,
     SnapshotSource,
     assert_change,
-    wait_for_change,
-    wait_for_exact_change,
-    wait_for_no_change,
+    expect_change,
+    expect_exact_change,
+    expect_no_change,
 )
 
 INVENTORY = SnapshotSource(table="inventory", name="the inventory")
@@ -551,7 +551,7 @@ def test_the_configured_database_is_the_default(inventory: Inventory) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def test_wait_for_change_sees_a_change_made_by_another_thread(inventory: Inventory) -> None:
+def test_expect_change_sees_a_change_made_by_another_thread(inventory: Inventory) -> None:
     """A change written concurrently is returned as the diff."""
     before = inventory.source(ignore=["updated_at"]).capture(product_id="prod-789")
     go = threading.Event()
@@ -567,17 +567,17 @@ def test_wait_for_change_sees_a_change_made_by_another_thread(inventory: Invento
     writer = threading.Thread(target=sell_four)
     writer.start()
     go.set()
-    diff = wait_for_change(before, timeout=5)
+    diff = expect_change(before, timeout=5)
     writer.join(5)
     assert errors == []
     assert diff.changed == (RowChange({"product_id": "prod-789"}, {"quantity": (100, 96)}),)
 
 
-def test_wait_for_change_times_out_showing_the_rows_as_they_stand(inventory: Inventory) -> None:
+def test_expect_change_times_out_showing_the_rows_as_they_stand(inventory: Inventory) -> None:
     """Without a change, the timeout says none was seen and shows the current rows."""
     before = inventory.source().capture(product_id="prod-789")
     with pytest.raises(WaitTimeout) as failure:
-        wait_for_change(before, timeout=0.2)
+        expect_change(before, timeout=0.2)
     lines = str(failure.value).splitlines()
     assert lines[:2] == [
         f"Waited for: a change to table {inventory.table} where product_id='prod-789'",
@@ -594,18 +594,18 @@ def test_wait_for_change_times_out_showing_the_rows_as_they_stand(inventory: Inv
     ]
 
 
-def test_wait_for_no_change_passes_when_rows_stay(inventory: Inventory) -> None:
+def test_expect_no_change_passes_when_rows_stay(inventory: Inventory) -> None:
     """Rows that stay as they were pass, with an empty diff returned."""
     before = inventory.source().capture()
-    assert not wait_for_no_change(before, 0.2)
+    assert not expect_no_change(before, during=0.2)
 
 
-def test_wait_for_no_change_fails_showing_what_changed(inventory: Inventory) -> None:
+def test_expect_no_change_fails_showing_what_changed(inventory: Inventory) -> None:
     """A change during the window fails at once, showing the diff."""
     before = inventory.source(ignore=["updated_at"]).capture()
     inventory.run("UPDATE {table} SET status = 'reserved' WHERE product_id = 'prod-123'")
     with pytest.raises(WaitAborted) as failure:
-        wait_for_no_change(before, 0.2, description="the inventory does not change")
+        expect_no_change(before, during=0.2, description="the inventory does not change")
     lines = str(failure.value).splitlines()
     assert lines[0] == "Waited for: the inventory does not change"
     assert lines[-2:] == [
@@ -716,13 +716,13 @@ def test_rows_holding_nan_read_twice_do_not_change(priced: Inventory) -> None:
     assert before.rows[("prod-1",)]["cost"].is_nan()  # type: ignore[attr-defined]
     assert not before.diff(before.recapture())
     with pytest.raises(WaitTimeout, match=r"No row changed, appeared or disappeared"):
-        wait_for_change(before, timeout=0.2)
+        expect_change(before, timeout=0.2)
 
 
 def test_rows_holding_nan_pass_does_not_change(priced: Inventory) -> None:
     """Rows holding NaN that nobody writes pass "does not change"."""
     before = priced.source().capture()
-    assert not wait_for_no_change(before, 0.2)
+    assert not expect_no_change(before, during=0.2)
 
 
 def test_a_wrong_change_beside_nan_settles(priced: Inventory) -> None:
@@ -730,7 +730,7 @@ def test_a_wrong_change_beside_nan_settles(priced: Inventory) -> None:
     before = priced.source().capture()
     priced.run("UPDATE {table} SET quantity = 96")
     with pytest.raises(WaitAborted) as failure:
-        wait_for_exact_change(before, [ExpectedChange("quantity", 100, 97)], timeout=2, settle=0.2)
+        expect_exact_change(before, [ExpectedChange("quantity", 100, 97)], timeout=2, settle=0.2)
     assert "settled: no change for 200 ms" in str(failure.value)
 
 
@@ -778,7 +778,7 @@ def test_a_matching_change_passes_only_once_it_held_for_the_settle_window(
     source = watched(inventory)
     before = source.capture()
     inventory.run("UPDATE {table} SET quantity = 97 WHERE product_id = 'prod-789'")
-    diff = wait_for_exact_change(before, SOLD_THREE, timeout=5, settle=0.2)
+    diff = expect_exact_change(before, SOLD_THREE, timeout=5, settle=0.2)
     first_match = source.captures[1]
     assert diff.after.taken_at - first_match.taken_at >= 0.2
     assert diff.changed == (RowChange({"product_id": "prod-789"}, {"quantity": (100, 97)}),)
@@ -797,7 +797,7 @@ def test_a_change_that_moves_within_the_settle_window_is_read_again(
     before = source.capture()
     inventory.run("UPDATE {table} SET quantity = 97 WHERE product_id = 'prod-789'")
     with pytest.raises(WaitAborted) as failure:
-        wait_for_exact_change(before, SOLD_THREE, timeout=5, settle=0.2)
+        expect_exact_change(before, SOLD_THREE, timeout=5, settle=0.2)
     assert "unexpected: status 'in stock' -> 'reserved'" in str(failure.value)
     assert isinstance(failure.value.__cause__, SnapshotMismatch)
 
@@ -813,7 +813,7 @@ def test_a_change_written_in_two_steps_passes_once_complete(inventory: Inventory
     before = source.capture()
     inventory.run("UPDATE {table} SET quantity = 97 WHERE product_id = 'prod-789'")
     expected = [*SOLD_THREE, ExpectedChange("status", "in stock", "reserved")]
-    diff = wait_for_exact_change(before, expected, timeout=5, settle=0.2)
+    diff = expect_exact_change(before, expected, timeout=5, settle=0.2)
     assert diff.changed[0].changes == {"quantity": (100, 97), "status": ("in stock", "reserved")}
 
 
@@ -823,7 +823,7 @@ def test_a_stable_wrong_change_fails_after_the_settle_window(inventory: Inventor
     before = watched(inventory).capture()
     inventory.run("UPDATE {table} SET quantity = 96 WHERE product_id = 'prod-789'")
     with pytest.raises(WaitAborted) as failure:
-        wait_for_exact_change(before, SOLD_THREE, timeout=3, settle=0.2)
+        expect_exact_change(before, SOLD_THREE, timeout=3, settle=0.2)
     message = str(failure.value)
     assert message.splitlines()[1] == (
         "Failed because the rows changed, but not as expected, and settled: no change for "
@@ -839,7 +839,7 @@ def test_no_change_yet_waits_for_the_deadline(inventory: Inventory) -> None:
     """An empty diff is not a settled mismatch: nothing happened yet, so it waits it out."""
     before = watched(inventory).capture()
     with pytest.raises(WaitTimeout) as failure:
-        wait_for_exact_change(before, SOLD_THREE, timeout=0.5, settle=0.1)
+        expect_exact_change(before, SOLD_THREE, timeout=0.5, settle=0.1)
     assert type(failure.value) is WaitTimeout  # the deadline ended it, no settled verdict
     assert "No row changed, appeared or disappeared since the snapshot" in str(failure.value)
 
@@ -852,7 +852,7 @@ def test_a_change_that_keeps_moving_never_settles(inventory: Inventory) -> None:
 
     before = watched(inventory, sell_one_more).capture()
     with pytest.raises(WaitTimeout) as failure:
-        wait_for_exact_change(before, [ExpectedChange("quantity", 100, 50)], timeout=0.5,
+        expect_exact_change(before, [ExpectedChange("quantity", 100, 50)], timeout=0.5,
                               settle=0.2)  # fmt: skip
     assert type(failure.value) is WaitTimeout  # the deadline ended it, no settled verdict
     assert "it had not settled" in str(failure.value)
@@ -863,10 +863,10 @@ def test_a_settle_window_of_zero_decides_at_the_first_read(inventory: Inventory)
     source = watched(inventory)
     before = source.capture()
     inventory.run("UPDATE {table} SET quantity = 97 WHERE product_id = 'prod-789'")
-    wait_for_exact_change(before, SOLD_THREE, timeout=5, settle=0)
+    expect_exact_change(before, SOLD_THREE, timeout=5, settle=0)
     assert len(source.captures) == 2
     with pytest.raises(WaitAborted) as failure:
-        wait_for_exact_change(before, [ExpectedChange("quantity", 100, 96)], timeout=5,
+        expect_exact_change(before, [ExpectedChange("quantity", 100, 96)], timeout=5,
                               settle=0)  # fmt: skip
     assert failure.value.state.attempts == 1
 
@@ -886,33 +886,33 @@ def test_a_settle_window_that_does_not_fit_the_timeout_is_refused(
     set_settings(settings)
     before = watched(inventory).capture()
     with pytest.raises(InvalidInput) as error:
-        wait_for_exact_change(before, SOLD_THREE, timeout=timeout, settle=settle)
+        expect_exact_change(before, SOLD_THREE, timeout=timeout, settle=settle)
     assert named in str(error.value)
     assert "Give a shorter asyncbdd.settle (or settle=...) or a longer timeout" in str(error.value)
 
 
 def test_the_change_is_settles_with_the_setting(inventory: Inventory) -> None:
-    """check_last_change reads asyncbdd.settle and fails a settled wrong change early."""
+    """expect_last_change reads asyncbdd.settle and fails a settled wrong change early."""
     set_settings(Settings(database_url=inventory.url, settle=0.2))
     phrase = f'the "{inventory.table}" table where product_id is "prod-789"'
     with scenario("settling"):
         take_snapshot(phrase)
         inventory.run("UPDATE {table} SET quantity = 96 WHERE product_id = 'prod-789'")
-        wait_for_subject_change(phrase, timeout=2)
+        expect_subject_change(phrase, timeout=2)
         with pytest.raises(WaitAborted) as failure:
-            check_last_change(SOLD_THREE, "inventory", timeout=2)
+            expect_last_change(SOLD_THREE, "inventory", timeout=2)
     assert "settled: no change for 200 ms (setting asyncbdd.settle)" in str(failure.value)
 
 
 def test_changes_to_takes_a_settle_window(inventory: Inventory) -> None:
-    """wait_for_expected_change passes a matching change once it held for ``settle``."""
+    """expect_exact_subject_change passes a matching change once it held for ``settle``."""
     set_settings(Settings(database_url=inventory.url))
     phrase = f'the "{inventory.table}" table where product_id is "prod-789"'
     with scenario("settling"):
         before = take_snapshot(phrase)
         inventory.run("UPDATE {table} SET quantity = 97 WHERE product_id = 'prod-789'")
         started = before.taken_at
-        diff = wait_for_expected_change(phrase, SOLD_THREE, timeout=2, settle=0.1)
+        diff = expect_exact_subject_change(phrase, SOLD_THREE, timeout=2, settle=0.1)
     assert diff.after.taken_at - started >= 0.1
 
 

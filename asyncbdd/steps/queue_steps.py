@@ -36,11 +36,9 @@ import parse
 from behave import register_type
 
 from asyncbdd.errors import InvalidInput
-from asyncbdd.matching import parse_value
 from asyncbdd.queues import (
     MessageMatcher,
-    check_last_message,
-    expect_message,
+    assert_message,
     expect_messages,
     expect_no_messages,
     fail_at_once_if_message,
@@ -139,7 +137,7 @@ def step_within_receives_at_least(
 @then("the {queue:QueueName} {kind:QueueWord} receives no messages within {window:Duration}")
 def step_receives_none(context: Any, queue: str, kind: str, window: float) -> None:
     """No message arrives during ``window``; fails at the first one."""
-    expect_no_messages(queue, within=window, description=step_text(context))
+    expect_no_messages(queue, during=window, description=step_text(context))
 
 
 # Content -----------------------------------------------------------------------------
@@ -148,13 +146,13 @@ def step_receives_none(context: Any, queue: str, kind: str, window: float) -> No
 @then("within {timeout:Duration} the {queue:QueueName} {kind:QueueWord} receives a message with:")
 def step_within_receives_with(context: Any, timeout: float, queue: str, kind: str) -> None:
     """A message whose fields (or attributes) match the table arrives within ``timeout``."""
-    expect_message(queue, _table(context), timeout=timeout, description=step_text(context))
+    _expect_one(queue, _table(context), context, timeout=timeout)
 
 
 @then("the {queue:QueueName} {kind:QueueWord} receives a message with:")
 def step_receives_with(context: Any, queue: str, kind: str) -> None:
     """A message whose fields (or attributes) match the table arrives."""
-    expect_message(queue, _table(context), description=step_text(context))
+    _expect_one(queue, _table(context), context)
 
 
 @then(
@@ -163,50 +161,44 @@ def step_receives_with(context: Any, queue: str, kind: str) -> None:
 )
 def step_within_receives_containing(context: Any, timeout: float, queue: str, kind: str) -> None:
     """A message whose JSON body contains the doc string's document arrives within ``timeout``."""
-    matcher = MessageMatcher(body=json_doc_string(context))
-    expect_message(queue, matcher, timeout=timeout, description=step_text(context))
+    _expect_one(queue, MessageMatcher(body=json_doc_string(context)), context, timeout=timeout)
 
 
 @then("the {queue:QueueName} {kind:QueueWord} receives a message containing:")
 def step_receives_containing(context: Any, queue: str, kind: str) -> None:
     """A message whose JSON body contains the doc string's document arrives."""
-    expect_message(
-        queue, MessageMatcher(body=json_doc_string(context)), description=step_text(context)
-    )
+    _expect_one(queue, MessageMatcher(body=json_doc_string(context)), context)
 
 
 @then("the message's JSON body contains:")
 def step_message_body_contains(context: Any) -> None:
     """The last matched message's body contains the document (extra fields allowed)."""
-    check_last_message(
-        MessageMatcher(body=json_doc_string(context)), description=step_text(context)
-    )
+    assert_message(MessageMatcher(body=json_doc_string(context)), description=step_text(context))
 
 
 @then("the message's JSON body is:")
 def step_message_body_is(context: Any) -> None:
     """The last matched message's body is exactly the document."""
     matcher = MessageMatcher(body=json_doc_string(context), exact_body=True)
-    check_last_message(matcher, description=step_text(context))
+    assert_message(matcher, description=step_text(context))
 
 
 @then("the message has:")
 def step_message_has(context: Any) -> None:
     """The last matched message's fields (or attributes) match the table."""
-    check_last_message(_table(context), description=step_text(context))
+    assert_message(_table(context), description=step_text(context))
 
 
 @then("the message key is {key:Value}")
 def step_message_key(context: Any, key: object) -> None:
     """The last matched message has this Kafka key."""
-    check_last_message(MessageMatcher(key=_text_of(key)), description=step_text(context))
+    assert_message(MessageMatcher(key=key), description=step_text(context))
 
 
 @then('the message {kind:AttributeWord} "{name}" is {value:Value}')
 def step_message_attribute(context: Any, kind: str, name: str, value: object) -> None:
     """The last matched message has this attribute (SQS) or header (Kafka)."""
-    matcher = MessageMatcher(attributes=((name, _text_of(value)),))
-    check_last_message(matcher, description=step_text(context))
+    assert_message(MessageMatcher(attributes={name: value}), description=step_text(context))
 
 
 # Sending -----------------------------------------------------------------------------
@@ -271,9 +263,13 @@ def _headers(text: str) -> dict[str, str]:
     return headers
 
 
-def _text_of(value: object) -> str:
-    """A parsed step value written back as a feature would write it, for the matcher."""
-    return f'"{value}"' if isinstance(value, str) else str(parse_value(str(value)))
+def _expect_one(
+    queue: str, matcher: MessageMatcher, context: Any, *, timeout: float | None = None
+) -> None:
+    """At least one message matching ``matcher`` arrives; it becomes "the message"."""
+    expect_messages(
+        queue, 1, exactly=False, where=matcher, timeout=timeout, description=step_text(context)
+    )
 
 
 @given("the scenario fails at once if the {queue:QueueName} {kind:QueueWord} receives a message")

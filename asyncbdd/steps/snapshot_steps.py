@@ -25,12 +25,12 @@ from __future__ import annotations
 from typing import Any
 
 from asyncbdd.snapshot_subjects import (
-    check_last_change,
-    check_unchanged,
+    expect_exact_subject_change,
+    expect_last_change,
+    expect_no_subject_change,
+    expect_subject_change,
     expected_changes,
     take_snapshot,
-    wait_for_expected_change,
-    wait_for_subject_change,
 )
 from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration} and co.)
 from asyncbdd.steps.decorators import given, then
@@ -48,7 +48,7 @@ def step_a_snapshot_of(context: Any, subject: str) -> None:
 @then("within {timeout:Duration} {subject:Phrase} changes")
 def step_within_subject_changes(context: Any, timeout: float, subject: str) -> None:
     """Wait until the snapshot's rows differ from when they were captured."""
-    wait_for_subject_change(subject, timeout=timeout, description=step_text(context))
+    expect_subject_change(subject, timeout=timeout, description=step_text(context))
 
 
 @then("within {timeout:Duration} {subject:Phrase} changes to:")
@@ -56,7 +56,7 @@ def step_within_subject_changes_to(context: Any, timeout: float, subject: str) -
     """Wait until the snapshot's rows changed exactly as the table says, nothing else, and
     settled (held for ``asyncbdd.settle``)."""
     expected = expected_changes(*table_cells(context, _CHANGE_TABLE))
-    wait_for_expected_change(subject, expected, timeout=timeout, description=step_text(context))
+    expect_exact_subject_change(subject, expected, timeout=timeout, description=step_text(context))
 
 
 @then("the {subject_words} change is:")
@@ -64,10 +64,10 @@ def step_the_change_is(context: Any, subject_words: str) -> None:
     """Check the change just seen: read again until it settles (no change for
     ``asyncbdd.settle``), up to the default timeout."""
     expected = expected_changes(*table_cells(context, _CHANGE_TABLE))
-    check_last_change(expected, subject_words, description=step_text(context))
+    expect_last_change(expected, subject_words, description=step_text(context))
 
 
 @then("{subject:Phrase} does not change within {window:Duration}")
 def step_subject_does_not_change(context: Any, subject: str, window: float) -> None:
     """Require the snapshot's rows to stay as they were throughout ``window``."""
-    check_unchanged(subject, window, description=step_text(context))
+    expect_no_subject_change(subject, during=window, description=step_text(context))

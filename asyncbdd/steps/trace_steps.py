@@ -170,13 +170,13 @@ def step_within_occurs_exactly_once(
 @then('{trace:Phrase} has no "{event:EventType}" event within {window:Duration}')
 def step_trace_has_no_event(context: Any, trace: str, event: str, window: float) -> None:
     """The event is not in the trace, nor appears during ``window``."""
-    expect_no_event(event, within=window, trace=trace, description=step_text(context))
+    expect_no_event(event, during=window, trace=trace, description=step_text(context))
 
 
 @then('no "{event:EventType}" event occurs within {window:Duration}')
 def step_no_event_occurs(context: Any, event: str, window: float) -> None:
     """The event is not in the only trace, nor appears during ``window``."""
-    expect_no_event(event, within=window, description=step_text(context))
+    expect_no_event(event, during=window, description=step_text(context))
 
 
 # Across channels -----------------------------------------------------------------------

@@ -18,12 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from asyncbdd.probes import (
-    check_never_reads,
-    check_stays,
-    fail_at_once_if_value,
-    wait_for_value,
-)
+from asyncbdd.probes import expect_never, expect_stays, expect_value, fail_at_once_if_value
 from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration} and co.)
 from asyncbdd.steps.decorators import given, then
 from asyncbdd.steps.step_text import step_text
@@ -32,13 +27,13 @@ from asyncbdd.steps.step_text import step_text
 @then("within {timeout:Duration} {probe:Phrase} is {expected:Value}")
 def step_within_probe_is(context: Any, timeout: float, probe: str, expected: object) -> None:
     """Wait up to ``timeout`` for the probe to read ``expected``."""
-    wait_for_value(probe, expected, timeout=timeout, description=step_text(context))
+    expect_value(probe, expected, timeout=timeout, description=step_text(context))
 
 
 @then("eventually {probe:Phrase} is {expected:Value}")
 def step_eventually_probe_is(context: Any, probe: str, expected: object) -> None:
     """Wait, up to the configured default timeout, for the probe to read ``expected``."""
-    wait_for_value(probe, expected, description=step_text(context))
+    expect_value(probe, expected, description=step_text(context))
 
 
 @then(
@@ -48,9 +43,7 @@ def step_within_probe_becomes_but_never(
     context: Any, timeout: float, probe: str, expected: object, forbidden: object
 ) -> None:
     """Wait for ``expected``; fail at once if the probe reads ``forbidden`` first."""
-    wait_for_value(
-        probe, expected, timeout=timeout, never=forbidden, description=step_text(context)
-    )
+    expect_value(probe, expected, timeout=timeout, never=forbidden, description=step_text(context))
 
 
 @then(
@@ -61,7 +54,7 @@ def step_within_probe_is_and_stays(
     context: Any, timeout: float, probe: str, expected: object, window: float
 ) -> None:
     """Wait for ``expected``, then require it to hold for ``window`` (all within ``timeout``)."""
-    wait_for_value(probe, expected, timeout=timeout, hold=window, description=step_text(context))
+    expect_value(probe, expected, timeout=timeout, hold=window, description=step_text(context))
 
 
 @then(
@@ -72,21 +65,19 @@ def step_probe_becomes_between(
     context: Any, probe: str, expected: object, minimum: float, timeout: float
 ) -> None:
     """Wait for ``expected``; reading it before ``minimum`` has passed is a failure."""
-    wait_for_value(
-        probe, expected, timeout=timeout, at_least=minimum, description=step_text(context)
-    )
+    expect_value(probe, expected, timeout=timeout, at_least=minimum, description=step_text(context))
 
 
 @then("{probe:Phrase} stays {expected:Value} for {window:Duration}")
 def step_probe_stays(context: Any, probe: str, expected: object, window: float) -> None:
     """Require the probe to read ``expected`` now and throughout ``window``."""
-    check_stays(probe, expected, window, description=step_text(context))
+    expect_stays(probe, expected, during=window, description=step_text(context))
 
 
 @then("{probe:Phrase} does not become {unwanted:Value} within {window:Duration}")
 def step_probe_does_not_become(context: Any, probe: str, unwanted: object, window: float) -> None:
     """Require the probe not to read ``unwanted`` at any check during ``window``."""
-    check_never_reads(probe, unwanted, window, description=step_text(context))
+    expect_never(probe, unwanted, during=window, description=step_text(context))
 
 
 @given("the scenario fails at once if {probe:Phrase} becomes {value:Value}")

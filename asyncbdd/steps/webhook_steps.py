@@ -32,14 +32,13 @@ from typing import Any
 import parse
 from behave import register_type
 
-from asyncbdd.matching import parse_value
 from asyncbdd.scenario import current_scenario
 from asyncbdd.steps import parameter_types  # noqa: F401  (registers {x:Duration} and co.)
 from asyncbdd.steps.decorators import given, then
 from asyncbdd.steps.step_text import json_doc_string, step_text, table_cells
 from asyncbdd.webhooks import (
     CallMatcher,
-    check_call,
+    assert_call,
     expect_calls,
     expect_no_calls,
     webhook_receiver,
@@ -134,7 +133,7 @@ def step_receives_at_least(context: Any, name: str, count: int) -> None:
 @then('no call reaches the "{name:ReceiverName}" webhook within {window:Duration}')
 def step_no_call(context: Any, name: str, window: float) -> None:
     """No call arrives during ``window``; fails at the first one."""
-    expect_no_calls(name, window, description=step_text(context))
+    expect_no_calls(name, during=window, description=step_text(context))
 
 
 # The call ----------------------------------------------------------------------------
@@ -144,7 +143,8 @@ def step_no_call(context: Any, name: str, window: float) -> None:
 @then("the {nth:Ordinal} call's JSON body contains:")
 def step_call_body_contains(context: Any, nth: int | None = None) -> None:
     """The call's JSON body contains the doc string's document (extra fields allowed)."""
-    check_call(CallMatcher(body=json_doc_string(context)), nth, description=step_text(context))
+    matcher = CallMatcher(body=json_doc_string(context))
+    assert_call(matcher, nth=nth or 1, description=step_text(context))
 
 
 @then("the call's JSON body is:")
@@ -152,29 +152,29 @@ def step_call_body_contains(context: Any, nth: int | None = None) -> None:
 def step_call_body_is(context: Any, nth: int | None = None) -> None:
     """The call's JSON body is exactly the doc string's document."""
     matcher = CallMatcher(body=json_doc_string(context), exact_body=True)
-    check_call(matcher, nth, description=step_text(context))
+    assert_call(matcher, nth=nth or 1, description=step_text(context))
 
 
 @then("the call has:")
 @then("the {nth:Ordinal} call has:")
 def step_call_has(context: Any, nth: int | None = None) -> None:
     """The call's body fields, headers or query parameters match the table."""
-    check_call(_table(context), nth, description=step_text(context))
+    assert_call(_table(context), nth=nth or 1, description=step_text(context))
 
 
 @then('the call\'s header "{header}" is {value:Value}')
 @then('the {nth:Ordinal} call\'s header "{header}" is {value:Value}')
 def step_call_header(context: Any, header: str, value: object, nth: int | None = None) -> None:
     """The call carries this header (placeholders in the value expanded)."""
-    matcher = CallMatcher(headers=((header, _expanded_text(value)),))
-    check_call(matcher, nth, description=step_text(context))
+    matcher = CallMatcher(headers={header: _expanded(value)})
+    assert_call(matcher, nth=nth or 1, description=step_text(context))
 
 
 @then("the call is signed")
 @then("the {nth:Ordinal} call is signed")
 def step_call_signed(context: Any, nth: int | None = None) -> None:
     """The call carries a valid signature of its body (setting asyncbdd.webhooks.secret)."""
-    check_call(CallMatcher(signed=True), nth, description=step_text(context))
+    assert_call(CallMatcher(signed=True), nth=nth or 1, description=step_text(context))
 
 
 # --------------------------------------------------------------------------------------
@@ -188,8 +188,6 @@ def _table(context: Any) -> CallMatcher:
     return CallMatcher.from_table(headings, rows)
 
 
-def _expanded_text(value: object) -> str:
-    """A parsed step value, placeholders expanded, written back as a feature writes it."""
-    if isinstance(value, str):
-        return f'"{current_scenario().expand(value)}"'
-    return str(parse_value(str(value)))
+def _expanded(value: object) -> object:
+    """A parsed step value, placeholders expanded in text."""
+    return current_scenario().expand(value) if isinstance(value, str) else value

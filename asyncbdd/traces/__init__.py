@@ -13,7 +13,7 @@ its trace is its own. Name the store once::
     expect_before("payment.completed", "shipping.label_created")
     expect_within_after("notification.sent", "payment.completed", within=2)
     expect_exactly_once("payment.completed")
-    expect_no_event("payment.failed", within=2)
+    expect_no_event("payment.failed", during=2)
 
 A chain may cross channels: an HTTP answer a step recorded, trace events, webhook calls
 and queue messages, ordered by time in one trace (:mod:`.evidence`)::
@@ -30,16 +30,17 @@ check asserts), :mod:`.timeline` (the failure's timeline), :mod:`.checks` (the w
 :mod:`.evidence` (the scenario's evidence across channels).
 """
 
+from asyncbdd.traces import checks as _checks
 from asyncbdd.traces.checks import (
     TraceTarget,
     expect_before,
     expect_chain,
     expect_exactly_once,
     expect_no_event,
+    expect_trace,
+    expect_trace_stays,
     expect_within_after,
     fail_at_once_if_event,
-    wait_for_trace,
-    watch_trace,
 )
 from asyncbdd.traces.event import TraceEvent, make_event
 from asyncbdd.traces.evidence import (
@@ -100,6 +101,8 @@ __all__ = [
     "expect_evidence_in_order",
     "expect_exactly_once",
     "expect_no_event",
+    "expect_trace",
+    "expect_trace_stays",
     "expect_within_after",
     "fail_at_once_if_event",
     "make_event",
@@ -112,6 +115,8 @@ __all__ = [
     "resolve_trace",
     "trace_names",
     "unregister_trace_store",
-    "wait_for_trace",
-    "watch_trace",
 ]
+
+# The names of the last release: each warns when called, and goes in the next one.
+wait_for_trace = _checks.wait_for_trace
+watch_trace = _checks.watch_trace

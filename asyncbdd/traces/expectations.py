@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from asyncbdd.durations import format_duration, to_seconds
-from asyncbdd.errors import ConfigurationError, InvalidInput
+from asyncbdd.errors import ConfigurationError, InvalidInput, hide_failure_frames
 from asyncbdd.traces.trace import Trace
 from asyncbdd.wait import Seconds
 
@@ -37,6 +37,8 @@ __all__ = [
     "Verdict",
     "WithinAfter",
 ]
+
+__tracebackhide__ = hide_failure_frames
 
 DUPLICATE = "duplicate"
 OUT_OF_ORDER = "out of order"

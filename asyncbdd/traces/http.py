@@ -24,7 +24,9 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
+from asyncbdd.budget import Seconds
 from asyncbdd.config import get_settings
+from asyncbdd.durations import to_seconds
 from asyncbdd.errors import InvalidInput
 from asyncbdd.matching import MISSING, field_value, show_value
 from asyncbdd.secrets import mask_url, mask_urls_in
@@ -49,7 +51,8 @@ class HttpTraceStore(TraceStore):
     :param sequence_field: where its sequence number is, or ``None``.
     :param attributes_field: where its other attributes are, or ``None``.
     :param headers: request headers (an ``Authorization`` token).
-    :param timeout: seconds one request may take; default: setting ``asyncbdd.connect_timeout``.
+    :param timeout: how long one request may take (seconds, a ``timedelta`` or text);
+        default: setting ``asyncbdd.connect_timeout``.
     :param order_by: ``"sequence"`` or ``"timestamp"``; default: the setting.
     """
 
@@ -64,7 +67,7 @@ class HttpTraceStore(TraceStore):
         sequence_field: str | None = "sequence",
         attributes_field: str | None = "attributes",
         headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
+        timeout: Seconds | None = None,
         order_by: str | None = None,
     ) -> None:
         if PLACEHOLDER not in url_template:
@@ -83,7 +86,7 @@ class HttpTraceStore(TraceStore):
             "attributes": attributes_field,
         }
         self.headers = {"Accept": "application/json", **(headers or {})}
-        self.timeout = timeout
+        self.timeout = None if timeout is None else to_seconds(timeout)
         self.order_by = order_by
 
     def url(self, correlation_id: str) -> str:

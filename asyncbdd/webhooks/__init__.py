@@ -7,14 +7,20 @@ Declare a receiver, hand its URL to the system under test, then wait for its cal
         register_webhook(receiver.url)          # or "{webhook_url}" in a doc string
         pay_order()
         expect_calls("payment-complete", 2, timeout=15)   # the failed call, and the retry
-        check_call(CallMatcher(body={"status": "completed"}), nth=2)
+        assert_call(CallMatcher(body={"status": "completed"}), nth=2)
 
 Each scenario's receivers have URLs of their own, so calls count only for the scenario
 that declared them (see :mod:`.receivers`).
 """
 
+from asyncbdd.webhooks import expect as _expect
 from asyncbdd.webhooks.call import Call, Signature, mask
-from asyncbdd.webhooks.expect import check_call, expect_calls, expect_no_calls, latest_call
+from asyncbdd.webhooks.expect import (
+    assert_call,
+    expect_calls,
+    expect_no_calls,
+    latest_call,
+)
 from asyncbdd.webhooks.matcher import CallMatcher
 from asyncbdd.webhooks.receivers import (
     Captures,
@@ -28,6 +34,9 @@ from asyncbdd.webhooks.receivers import (
 from asyncbdd.webhooks.server import Request, Response, WebhookServer, WebhookServerError
 from asyncbdd.webhooks.signatures import check_signature, sign
 
+# The name of the last release: it warns when called, and goes in the next one.
+check_call = _expect.check_call
+
 __all__ = [
     "Call",
     "CallMatcher",
@@ -38,8 +47,8 @@ __all__ = [
     "Signature",
     "WebhookServer",
     "WebhookServerError",
+    "assert_call",
     "captures",
-    "check_call",
     "check_signature",
     "expect_calls",
     "expect_no_calls",

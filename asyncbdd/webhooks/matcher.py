@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from asyncbdd.content import BodyMatcher, check_expected_values, named_value_problems
+from asyncbdd.content import (
+    BodyMatcher,
+    cells_to_values,
+    expected_values,
+    named_value_problems,
+    show_expected,
+)
 from asyncbdd.errors import InvalidInput
 from asyncbdd.secrets import mask_named
 from asyncbdd.webhooks.call import Call, Signature
@@ -18,28 +25,34 @@ class CallMatcher(BodyMatcher):
     """What a call must carry. Every part given must match; none given matches all.
 
     ``body``: a JSON document the body must contain (a subset, or all of it with
-    ``exact_body``). ``fields``: (dotted path, expected value as a feature writes it)
-    pairs for the JSON body. ``headers`` and ``query``: (name, expected value) pairs;
-    header names in any case. ``method``: ``POST`` (any case). ``path``: the path below
-    the receiver's URL (``/orders/1``; ``""`` for the URL itself). ``signed``: the call
-    carries a valid signature (a secret must be configured).
+    ``exact_body``). ``fields``: dotted paths of the JSON body and the Python values they
+    must hold, ``{"status": "completed", "amount": 99.99}``. ``headers`` and ``query``:
+    names and the values they must have, ``{"X-Correlation-Id": "cid-1"}`` (header names
+    in any case; both are text, so an expected ``1`` means ``"1"``). ``method``: ``POST``
+    (any case). ``path``: the path below the receiver's URL (``/orders/1``; ``""`` for the
+    URL itself). ``signed``: the call carries a valid signature (a secret must be
+    configured). Values compare as :func:`~asyncbdd.matching.same_value` does: text is
+    text, and a marker is a :func:`~asyncbdd.matching.parse_marker`.
+
+    Text as a feature writes it (``"ord-1"`` in quotes, ``99.99``, ``<any>``) is read by
+    :meth:`from_table`.
     """
 
-    headers: tuple[tuple[str, str], ...] = ()
+    headers: Mapping[str, Any] = field(default_factory=dict)
     method: str | None = None
     path: str | None = None
-    query: tuple[tuple[str, str], ...] = ()
+    query: Mapping[str, Any] = field(default_factory=dict)
     signed: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_expected_values(self.headers, "header")
-        check_expected_values(self.query, "query parameter")
+        object.__setattr__(self, "headers", expected_values(self.headers, "headers", type(self)))
+        object.__setattr__(self, "query", expected_values(self.query, "query", type(self)))
 
     @classmethod
     def from_table(cls, headings: Sequence[str], rows: Iterable[Sequence[str]]) -> CallMatcher:
-        """From a two-column table: ``| field | value |`` (JSON body), ``| header | value |``
-        or ``| query | value |`` (query parameters)."""
+        """From a two-column table of cells as a feature writes them: ``| field | value |``
+        (JSON body), ``| header | value |`` or ``| query | value |`` (query parameters)."""
         kind = headings[0].strip().lower() if headings else ""
         if len(headings) != 2 or kind not in ("field", "header", "query"):
             raise InvalidInput(
@@ -47,10 +60,12 @@ class CallMatcher(BodyMatcher):
                 f"| header | value | (headers) or | query | value | (query parameters), not "
                 f"| {' | '.join(headings)} |."
             )
-        pairs = tuple((row[0].strip(), row[1]) for row in rows)
+        pairs = [(row[0], row[1]) for row in rows]
         if kind == "header":
-            return cls(headers=pairs)
-        return cls(query=pairs) if kind == "query" else cls(fields=pairs)
+            return cls(headers=cells_to_values(pairs, "header", as_text=True))
+        if kind == "query":
+            return cls(query=cells_to_values(pairs, "query parameter", as_text=True))
+        return cls(fields=cells_to_values(pairs, "field"))
 
     def problems(self, call: Call) -> list[str]:
         """Why ``call`` does not match, one line each; empty when it matches."""
@@ -80,8 +95,8 @@ class CallMatcher(BodyMatcher):
         parts = [f"method {self.method.upper()}"] if self.method is not None else []
         if self.path is not None:
             parts.append(f"path {self.path!r}")
-        parts += [f"query {name} = {text.strip()}" for name, text in self.query]
-        parts += [f"header {name} = {text.strip()}" for name, text in self.headers]
+        parts += [f"query {name} = {show_expected(value)}" for name, value in self.query.items()]
+        parts += [f"header {name} = {show_expected(value)}" for name, value in self.headers.items()]
         parts += self.body_parts()
         if self.signed:
             parts.append("a valid signature")

@@ -157,7 +157,7 @@ def test_a_tapped_exchange_counts_the_scenarios_messages_and_takes_none_from_the
             correlation_id=scenario.correlation_id,
             headers={"source": "service", "attempt": 2},
         )
-        [message] = expect_messages("orders", 1)["orders"]
+        [message] = expect_messages("orders", 1)
         with pytest.raises(WaitTimeout) as failed_wait:
             expect_messages("orders", 2, timeout=0.3)
     assert message.json == {"order_id": "ord-2"}
@@ -188,9 +188,9 @@ def test_a_tap_copies_only_what_is_published_once_its_reader_opened(
     queue_named("history")
     publish(raw, history, "", {"old": True})
     with asyncbdd.scenario("history"):
-        expect_no_messages("history", within=0.3)
+        expect_no_messages("history", during=0.3)
         publish(raw, history, "", {"new": True})
-        [message] = expect_messages("history", 1)["history"]
+        [message] = expect_messages("history", 1)
     assert message.json == {"new": True}
 
 
@@ -210,7 +210,7 @@ def test_a_routing_key_pattern_taps_only_the_matching_messages(
         raw.queue_bind(queue(raw, f"created-{uid}"), events, "order.created.*")
         send_message("paid", {"n": 1}, key="order.created.eu")
         send_message("paid", {"n": 2}, key="order.paid.eu")
-        [message] = expect_messages("paid", 1)["paid"]
+        [message] = expect_messages("paid", 1)
         with pytest.raises(QueueUnavailable, match="no queue is bound to it for the routing"):
             send_message("paid", {"n": 3}, key="order.lost")
         with pytest.raises(InvalidInput, match="needs a routing key"):
@@ -230,7 +230,7 @@ def test_sending_sets_the_correlation_id_as_header_and_property_and_matches_cont
     with asyncbdd.scenario("send") as scenario:
         send_message("sent", {"order_id": "ord-7", "amount": 9.5}, attributes={"source": "web"})
         expect_messages(
-            "sent", 1, where=MessageMatcher(fields=(("order_id", '"ord-7"'), ("amount", "9.5")))
+            "sent", 1, where=MessageMatcher(fields={"order_id": "ord-7", "amount": 9.5})
         )
     method, properties, body = raw.basic_get(service, auto_ack=True)
     assert method is not None
@@ -251,7 +251,7 @@ def test_a_correlation_id_header_wins_over_the_property(
         ours = scenario.correlation_id
         publish(raw, mixed, "", {"n": 1}, correlation_id="rpc-1", headers={"correlation_id": ours})
         publish(raw, mixed, "", {"n": 2}, correlation_id=ours, headers={"correlation_id": "x"})
-        [message] = expect_messages("mixed", 1)["mixed"]
+        [message] = expect_messages("mixed", 1)
     assert message.json == {"n": 1}
 
 
@@ -268,7 +268,7 @@ def test_a_celery_task_message_is_matched_by_its_kwargs(
         queues_correlation="field:[1].correlation_id",
     )
     with asyncbdd.scenario("celery") as scenario:
-        expect_no_messages("tasks", within=0.1)  # tapped from here on
+        expect_no_messages("tasks", during=0.1)  # tapped from here on
         for correlation_id in ("someone-else", scenario.correlation_id):
             task_id = f"task-{correlation_id}"
             raw.basic_publish(
@@ -291,8 +291,8 @@ def test_a_celery_task_message_is_matched_by_its_kwargs(
         [message] = expect_messages(
             "tasks",
             1,
-            where=MessageMatcher(fields=(("[0][0]", '"ord-1"'), ("[1].amount", "99.99"))),
-        )["tasks"]
+            where=MessageMatcher(fields={"[0][0]": "ord-1", "[1].amount": 99.99}),
+        )
     assert message.attributes["task"] == "billing.charge"
     assert message.attributes["correlation_id"] == f"task-{scenario.correlation_id}"
 
@@ -315,7 +315,7 @@ def test_a_named_queue_is_consumed_and_others_messages_are_requeued_never_dead_l
     with asyncbdd.scenario("named") as scenario:
         publish(raw, "", work, {"n": 1}, headers={"correlation_id": "someone-else"})
         send_message("work", {"n": 2})
-        [message] = expect_messages("work", 1)["work"]
+        [message] = expect_messages("work", 1)
     close_readers()
     assert message.json == {"n": 2}
     assert message.correlation_id == scenario.correlation_id
@@ -448,13 +448,13 @@ def test_a_broker_lost_during_a_wait_is_named_and_the_next_scenario_reads_again(
         with asyncbdd.scenario("back") as scenario:
             if target == "queue":  # kept by the queue until its reader reads again
                 send_message("flaky", {"n": 2})
-                [message] = expect_messages("flaky", 1, timeout=4)["flaky"]
+                [message] = expect_messages("flaky", 1, timeout=4)
             else:  # routed nowhere, or lost, until the reader has bound its tap again
                 box = inbox()
                 while not box.wait(lambda: bool(box.messages["flaky"]), 0.2):
                     with contextlib.suppress(QueueUnavailable):
                         send_message("flaky", {"n": 2})
-                message = expect_messages("flaky", 1, exactly=False)["flaky"][0]
+                message = expect_messages("flaky", 1, exactly=False)[0]
         assert message.json == {"n": 2}
         assert message.correlation_id == scenario.correlation_id
         if target == "exchange":

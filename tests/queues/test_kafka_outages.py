@@ -90,7 +90,7 @@ def test_scenarios_after_a_killed_broker_run_on_a_new_one_and_the_run_ends_clean
     for number in (2, 3):
         with asyncbdd.scenario(f"after the kill {number}"):
             send_message(alias, {"order_id": f"ord-{number}"})
-            [message] = expect_messages(alias, 1, timeout=10)[alias]
+            [message] = expect_messages(alias, 1, timeout=10)
         assert message.json == {"order_id": f"ord-{number}"}
     assert shared_embedded_kafka().bootstrap_servers != old
     started = time.monotonic()

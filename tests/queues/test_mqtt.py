@@ -174,7 +174,7 @@ def test_a_wildcard_topic_counts_the_scenarios_messages_and_lists_the_others(
         raw.publish(
             f"shop-{uid}/3/updated", "{}", properties={"correlation_id": scenario.correlation_id}
         )
-        [message] = expect_messages("orders", 1)["orders"]
+        [message] = expect_messages("orders", 1)
         with pytest.raises(WaitTimeout) as failed:
             expect_messages("orders", 2, timeout=0.3)
     assert message.json == {"order_id": "ord-2"}
@@ -201,7 +201,7 @@ def test_correlation_data_carries_the_id_when_no_user_property_does(
             properties={"correlation_id": "someone-else"},
             correlation_data=scenario.correlation_id,
         )
-        [message] = expect_messages("replies", 1)["replies"]  # exactly: the second is not
+        [message] = expect_messages("replies", 1)  # exactly: the second is not
     assert message.json == {"n": 1}
     assert message.correlation_id == scenario.correlation_id
 
@@ -218,7 +218,7 @@ def test_sending_publishes_with_user_properties_and_correlation_data_at_qos_1(
     with asyncbdd.scenario("send") as scenario:
         send_message("sent", {"order_id": "ord-7", "amount": 9.5}, attributes={"source": "web"})
         expect_messages(
-            "sent", 1, where=MessageMatcher(fields=(("order_id", '"ord-7"'), ("amount", "9.5")))
+            "sent", 1, where=MessageMatcher(fields={"order_id": "ord-7", "amount": 9.5})
         )
         send_message("quiet", {"order_id": "ord-8"})
         with pytest.raises(InvalidInput, match="no key"):
@@ -251,7 +251,7 @@ def test_a_body_field_correlation_works_with_mqtt_3_1_1(
     with asyncbdd.scenario("3.1.1") as scenario:
         raw.publish(f"old-{uid}", '{"n": 1, "meta": {"cid": "someone-else"}}')
         send_message("old", {"n": 2})
-        [message] = expect_messages("old", 1)["old"]
+        [message] = expect_messages("old", 1)
         with pytest.raises(InvalidInput, match="carry a body only"):
             send_message("old", {"n": 3}, attributes={"source": "web"})
     assert message.json == {"n": 2, "meta": {"cid": scenario.correlation_id}}
@@ -267,7 +267,7 @@ def test_a_retained_message_counts_only_with_the_scenarios_id_and_only_once(
     raw.publish(f"{topic}/a", '{"old": true}', retain=True)
     configure({"state": f"mqtt:{topic}/#"}, mqtt_url=mqtt_url, queues_correlation="off")
     with asyncbdd.scenario("correlation off"):
-        expect_no_messages("state", within=0.2)
+        expect_no_messages("state", during=0.2)
         assert "1 retained message" in (queue_named("state").problems() or "")
     close_readers()
 
@@ -507,7 +507,7 @@ def test_a_broker_lost_during_a_wait_is_named_and_the_next_scenario_reads_again(
             box = inbox()
             while not box.wait(lambda: len(box.messages["flaky"]) > 1, 0.2):
                 send_message("flaky", {"n": 3})  # lost until the reader subscribed again
-            received = expect_messages("flaky", 2, exactly=False)["flaky"]
+            received = expect_messages("flaky", 2, exactly=False)
         # the retained message, handed over again on subscribing again, is not counted twice
         assert [message.json["n"] for message in received] == [2] + [3] * (len(received) - 1)
         assert "the connection was lost for " in (queue_named("flaky").problems() or "")

@@ -179,7 +179,7 @@ def test_a_wildcard_subject_counts_the_scenarios_messages_and_lists_the_others(
         raw.publish(f"shop-{uid}.1.created", '{"order_id": "ord-1"}', {"correlation_id": "other"})
         raw.publish(f"shop-{uid}.2.created", '{"order_id": "ord-2"}', ours)
         raw.publish(f"shop-{uid}.3.updated", "{}", ours)
-        [message] = expect_messages("orders", 1)["orders"]
+        [message] = expect_messages("orders", 1)
         with pytest.raises(WaitTimeout) as failed_wait:
             expect_messages("orders", 2, timeout=0.3)
     assert message.json == {"order_id": "ord-2"}
@@ -202,7 +202,7 @@ def test_sending_publishes_headers_and_the_correlation_id_to_every_subscriber(
     use(configure, nats_url, billing=f"subject/{subject}")
     with asyncbdd.scenario("send") as scenario:
         send_message("billing", {"order_id": "ord-1"}, attributes={"source": "test"})
-        [message] = expect_messages("billing", 1)["billing"]
+        [message] = expect_messages("billing", 1)
     assert message.attributes == {"correlation_id": scenario.correlation_id, "source": "test"}
     [theirs] = raw.received
     assert theirs.headers == {"correlation_id": scenario.correlation_id, "source": "test"}
@@ -217,7 +217,7 @@ def test_a_body_field_correlation_sorts_messages_without_headers(
         raw.publish(f"ev-{uid}", '{"meta": {"cid": "other"}, "n": 1}')
         ours = json.dumps({"meta": {"cid": scenario.correlation_id}, "n": 2})
         raw.publish(f"ev-{uid}", ours)
-        [message] = expect_messages("events", 1, where=MessageMatcher({"n": 2}))["events"]
+        [message] = expect_messages("events", 1, where=MessageMatcher({"n": 2}))
     assert message.correlation_id == scenario.correlation_id
 
 
@@ -258,7 +258,7 @@ def test_a_stream_is_read_from_the_scenario_start_without_touching_the_services_
         raw.js_publish(f"orders-{uid}.a", '{"n": 0}', {"correlation_id": before.correlation_id})
         raw.js_publish(f"orders-{uid}.a", '{"n": 1}', {"correlation_id": "other"})
         sequence = raw.js_publish(f"orders-{uid}.b", '{"n": 2}', ours)
-        [message] = expect_messages("orders", 1)["orders"]
+        [message] = expect_messages("orders", 1)
         with pytest.raises(WaitTimeout) as failed_wait:
             expect_messages("orders", 2, timeout=0.3)
     assert message.json == {"n": 2}
@@ -286,7 +286,7 @@ def test_a_stream_reader_starts_after_what_the_stream_held(
     with asyncbdd.scenario("after"):
         expect_messages("old", 0, timeout=0.1)  # the reader runs
         raw.js_publish(f"old-{uid}", '{"n": 1}')
-        [message] = expect_messages("old", 1)["old"]
+        [message] = expect_messages("old", 1)
     assert message.json == {"n": 1}
 
 
@@ -300,8 +300,8 @@ def test_a_filtered_stream_reads_its_subjects_and_sends_acknowledged_by_the_stre
         expect_messages(["created", "all"], 0, timeout=0.1)  # both readers run
         raw.js_publish(f"shop-{uid}.paid", "{}", {"correlation_id": scenario.correlation_id})
         send_message("created", {"order_id": "ord-1"})
-        [created] = expect_messages("created", 1)["created"]
-        assert len(expect_messages("all", 2)["all"]) == 2
+        [created] = expect_messages("created", 1)
+        assert len(expect_messages("all", 2)) == 2
         with pytest.raises(InvalidInput, match=f"nats:stream/{stream}/SUBJECT"):
             send_message("all", {"n": 1})  # a wildcard subject says not where
     assert created.json == {"order_id": "ord-1"}
@@ -511,7 +511,7 @@ def test_a_server_lost_during_a_wait_is_named_and_the_next_scenario_reads_again(
                 lambda: reading_trouble(queue_named("flaky")) is None, timeout=5
             )  # subscribed
             send_message("flaky", {"n": 3})
-            [message] = expect_messages("flaky", 1)["flaky"]
+            [message] = expect_messages("flaky", 1)
         assert message.json == {"n": 3}
         assert "the connection was lost for " in (queue_named("flaky").problems() or "")
         close_readers()
@@ -536,7 +536,7 @@ def test_a_stream_reader_lost_during_a_wait_reads_what_was_published_meanwhile(
                 lambda: reading_trouble(queue_named("kept")) is not None, timeout=5
             )  # noticed
             proxy.revive()
-            messages = expect_messages("kept", 2, timeout=5)["kept"]
+            messages = expect_messages("kept", 2, timeout=5)
         assert [message.json["n"] for message in messages] == [1, 2]
         close_readers()
 

@@ -152,7 +152,7 @@ def test_field_correlation_attributes_by_a_body_field(
         )
         queue.send('{"order_id": "anonymous"}', attributes={})
         send_message(alias, {"order_id": "ours"})
-        [message] = expect_messages(alias, 1)[alias]
+        [message] = expect_messages(alias, 1)
         skipped = wait_for_skipped(alias, 2)
     assert message.json == {"order_id": "ours", "meta": {"correlation_id": scenario.correlation_id}}
     assert message.correlation_id == scenario.correlation_id
@@ -171,7 +171,7 @@ def test_correlation_off_counts_every_message_during_the_scenario(
     with asyncbdd.scenario("off"):
         queue_named(alias).send('{"n": 1}', attributes={"correlation_id": "someone-else"})
         send_message(alias, {"n": 2})
-        received = expect_messages(alias, 2)[alias]
+        received = expect_messages(alias, 2)
     assert sorted(message.json["n"] for message in received) == [1, 2]
     assert [message.correlation_id for message in received] == [None, None]
     assert next(m for m in received if m.json["n"] == 2).attributes == {}
@@ -184,7 +184,7 @@ def test_correlation_off_drops_what_arrives_between_scenarios(
     alias = f"billing-{uid}"
     configure({alias: f"sqs:billing-{uid}"}, queues_correlation="off")
     with asyncbdd.scenario("A"):
-        expect_no_messages(alias, within=0.1)
+        expect_no_messages(alias, during=0.1)
     url = raw_sqs.get_queue_url(QueueName=f"billing-{uid}")["QueueUrl"]
     raw_sqs.send_message(QueueUrl=url, MessageBody='{"order_id": "between"}')
     wait_until(
@@ -194,7 +194,7 @@ def test_correlation_off_drops_what_arrives_between_scenarios(
         description="the reader to take the message sent between scenarios",
     )
     with asyncbdd.scenario("B"):
-        expect_no_messages(alias, within=0.3)
+        expect_no_messages(alias, during=0.3)
         assert inbox().skipped[alias] == []
 
 
@@ -271,7 +271,7 @@ def test_a_message_behind_a_crowd_of_others_is_read_before_they_are_given_back(
         register_queue(alias, queue)
         try:
             start_reader(queue)
-            [message] = expect_messages(alias, 1, exactly=False)[alias]
+            [message] = expect_messages(alias, 1, exactly=False)
             wait_until(lambda: len(queue.released), lambda count: count >= len(others))
         finally:
             close_readers()
@@ -324,7 +324,7 @@ def test_a_message_behind_100_of_another_run_is_found_and_theirs_are_given_back(
     with asyncbdd.scenario("behind 100 others"):
         send_message(alias, {"n": "ours"})
         started = time.monotonic()
-        [message] = expect_messages(alias, 1, exactly=False)[alias]
+        [message] = expect_messages(alias, 1, exactly=False)
         found_after = time.monotonic() - started
     close_readers()
     assert message.json["n"] == "ours"
@@ -346,6 +346,6 @@ def test_no_messages_fails_when_ours_is_behind_100_of_another_run(
     with asyncbdd.scenario("quiet?"):
         send_message(alias, {"n": "ours"})
         with pytest.raises(WaitTimeout) as raised:
-            expect_no_messages(alias, within=10)  # ours is read within 11 receives
+            expect_no_messages(alias, during=10)  # ours is read within 11 receives
     close_readers()
     assert '{"n": "ours"}' in str(raised.value)

@@ -82,7 +82,7 @@ def test_a_stream_alias_counts_the_scenarios_entries_and_lists_the_others(
             stream,
             {"body": '{"order_id": "ord-2"}', "correlation_id": scenario.correlation_id, "n": "2"},
         )
-        [message] = expect_messages("orders", 1)["orders"]
+        [message] = expect_messages("orders", 1)
         assert message.json == {"order_id": "ord-2"}
         assert message.attributes == {"correlation_id": scenario.correlation_id, "n": "2"}
         assert message.message_id.startswith(f"{stream}/")
@@ -108,9 +108,9 @@ def test_a_stream_is_read_from_where_it_ended_when_its_reader_opened(
         queues_correlation="off",
     )
     with asyncbdd.scenario("history"):
-        expect_no_messages("history", within=0.3)
+        expect_no_messages("history", during=0.3)
         raw.xadd(stream, {"body": '{"new": true}'})
-        [message] = expect_messages("history", 1)["history"]
+        [message] = expect_messages("history", 1)
     assert message.json == {"new": True}
 
 
@@ -143,7 +143,7 @@ def test_sending_adds_an_entry_with_the_body_field_and_the_correlation_id(
     with asyncbdd.scenario("send") as scenario:
         send_message("sent", {"order_id": "ord-7", "amount": 9.5}, attributes={"source": "web"})
         expect_messages(
-            "sent", 1, where=MessageMatcher(fields=(("order_id", '"ord-7"'), ("amount", "9.5")))
+            "sent", 1, where=MessageMatcher(fields={"order_id": "ord-7", "amount": 9.5})
         )
         with pytest.raises(InvalidInput, match="no key"):
             send_message("sent", {"order_id": "ord-8"}, key="ord-8")
@@ -173,7 +173,7 @@ def test_an_entry_without_the_body_field_is_read_as_an_object_of_its_fields(
         raw.xadd(
             stream, {"payload": f'{{"order_id": "ord-4", "cid": "{scenario.correlation_id}"}}'}
         )
-        first, second = expect_messages("fields", 2)["fields"]
+        first, second = expect_messages("fields", 2)
     assert first.json == {"order_id": "ord-3", "cid": scenario.correlation_id}
     assert second.json == {"order_id": "ord-4", "cid": scenario.correlation_id}
 
@@ -226,11 +226,11 @@ def test_a_channel_alias_counts_the_scenarios_messages_by_a_body_field(
     )
     assert isinstance(queue_named("events"), RedisChannel)
     with asyncbdd.scenario("channel") as scenario:
-        expect_no_messages("events", within=0.1)  # subscribed from here on
+        expect_no_messages("events", during=0.1)  # subscribed from here on
         raw.publish(channel, '{"n": 1, "meta": {"cid": "someone-else"}}')
         raw.publish(channel, f'{{"n": 2, "meta": {{"cid": "{scenario.correlation_id}"}}}}')
         send_message("events", {"n": 3})
-        first, second = expect_messages("events", 2)["events"]
+        first, second = expect_messages("events", 2)
         with pytest.raises(WaitTimeout) as failed:
             expect_messages("events", 3, timeout=0.3)
     assert first.json == {"n": 2, "meta": {"cid": scenario.correlation_id}}
@@ -264,11 +264,11 @@ def test_a_pattern_channel_reads_every_matching_channel_and_cannot_be_sent_to(
         queues_correlation="off",
     )
     with asyncbdd.scenario("pattern"):
-        expect_no_messages("all", within=0.1)
+        expect_no_messages("all", during=0.1)
         raw.publish(f"orders-{uid}.created", '{"n": 1}')
         raw.publish(f"other-{uid}.created", '{"n": 2}')
         raw.publish(f"orders-{uid}.paid", '{"n": 3}')
-        first, second = expect_messages("all", 2)["all"]
+        first, second = expect_messages("all", 2)
         with pytest.raises(InvalidInput, match="cannot be published to"):
             send_message("all", {"n": 4})
     assert (first.json, second.json) == ({"n": 1}, {"n": 3})
@@ -364,12 +364,12 @@ def test_a_server_lost_during_a_wait_is_named_and_the_next_scenario_reads_again(
         with asyncbdd.scenario("back") as scenario:
             send_message("flaky", {"n": 2})
             if target == "stream":  # kept by the stream until its reader reads again
-                [message] = expect_messages("flaky", 1)["flaky"]
+                [message] = expect_messages("flaky", 1)
             else:  # lost unless published once the reader has subscribed again
                 box = inbox()
                 while not box.wait(lambda: bool(box.messages["flaky"]), 0.2):
                     send_message("flaky", {"n": 2})
-                message = expect_messages("flaky", 1, exactly=False)["flaky"][0]
+                message = expect_messages("flaky", 1, exactly=False)[0]
         assert message.json["n"] == 2
         assert message.correlation_id == scenario.correlation_id
         if target == "channel":

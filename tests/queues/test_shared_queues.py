@@ -98,7 +98,7 @@ def test_a_queue_with_a_redrive_policy_and_no_topic_is_refused_and_never_read(
     alias = f"shared-{uid}"
     configure({alias: f"sqs:shared-{uid}"})
     with asyncbdd.scenario("shared"), pytest.raises(QueueUnsafeToShare) as refused:
-        expect_no_messages(alias, within=1)
+        expect_no_messages(alias, during=1)
     text = str(refused.value)
     assert "redrive policy" in text
     assert f"shared-{uid}-dlq" in text
@@ -131,7 +131,7 @@ def test_a_queue_fed_by_a_topic_is_read_through_a_tap_that_the_end_of_the_run_re
                 Message=json.dumps({"owner": owner}),
                 MessageAttributes={"correlation_id": {"DataType": "String", "StringValue": owner}},
             )
-        [message] = expect_messages(alias, 1)[alias]
+        [message] = expect_messages(alias, 1)
         assert "read through a tap" in queue_named(alias).describe()
     assert message.json == {"owner": scenario.correlation_id}
     taps = raw_sqs.list_queues(QueueNamePrefix=TAP_PREFIX).get("QueueUrls", [])
@@ -160,7 +160,7 @@ def test_a_redriven_queue_of_the_runs_own_is_read_directly(
     configure({alias: f"sqs:mine-{uid}"}, **setting)
     with asyncbdd.scenario("mine"):
         asyncbdd.queues.send_message(alias, {"n": 1})
-        [message] = expect_messages(alias, 1)[alias]
+        [message] = expect_messages(alias, 1)
     assert message.json == {"n": 1}
 
 
@@ -171,7 +171,7 @@ def test_tap_sharing_without_a_topic_is_refused(
     alias = f"plain-{uid}"
     configure({alias: f"sqs:plain-{uid}"}, sqs_sharing="tap")
     with asyncbdd.scenario("tap"), pytest.raises(QueueUnsafeToShare, match="no SNS topic"):
-        expect_no_messages(alias, within=1)
+        expect_no_messages(alias, during=1)
 
 
 def test_hazards_name_redrive_policies_and_fifo_groups_off_the_embedded_server() -> None:

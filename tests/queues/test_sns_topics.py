@@ -72,7 +72,7 @@ def test_an_sns_alias_reads_what_is_published_and_leaves_other_subscribers_alone
                 "correlation_id": {"DataType": "String", "StringValue": "another-run"}
             },
         )
-        [message] = expect_messages(alias, 1)[alias]
+        [message] = expect_messages(alias, 1)
         assert taps_of(raw_sqs, uid)
     assert message.json == {"order_id": "ord-1"}
     close_readers()
@@ -89,7 +89,7 @@ def test_a_failure_calls_it_a_topic_and_lists_others_messages(
     alias = f"events-{uid}"
     configure({alias: f"sns:events-{uid}"})
     with asyncbdd.scenario("quiet"):
-        expect_no_messages(alias, within=0.2)  # the tap exists from here on
+        expect_no_messages(alias, during=0.2)  # the tap exists from here on
         topic = raw_sns.create_topic(Name=f"events-{uid}")["TopicArn"]
         raw_sns.publish(
             TopicArn=topic,

@@ -96,7 +96,7 @@ def test_a_registered_transport_serves_its_aliases_with_its_own_noun(
     assert isinstance(queue_named(alias), MemoryStream)
     with asyncbdd.scenario("one record"):
         send_message(alias, {"n": 1})
-        [message] = expect_messages(alias, 1)[alias]
+        [message] = expect_messages(alias, 1)
         assert message.json == {"n": 1}
     with asyncbdd.scenario("none"), pytest.raises(WaitTimeout) as failed:
         expect_messages(alias, 1, timeout=0.2)

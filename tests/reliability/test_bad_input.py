@@ -325,7 +325,7 @@ def postgresql_on_a_closed_port(places: Places) -> object:
     configure(database_url=url)
     asyncbdd.sql_probe("the remote status", "SELECT 1")
     with asyncbdd.scenario("postgresql"):
-        return asyncbdd.wait_for_value("the remote status", 1, timeout=30)
+        return asyncbdd.expect_value("the remote status", 1, timeout=30)
 
 
 def sqlite_in_a_missing_directory(places: Places) -> object:

@@ -200,7 +200,7 @@ def crowd_row(client: SQSClient, ahead: int) -> Row:
         send_message(alias, {"n": "ours"})
         started = time.monotonic()
         try:
-            [message] = expect_messages(alias, 1, exactly=False, timeout=CROWD_DEADLINE)[alias]
+            [message] = expect_messages(alias, 1, exactly=False, timeout=CROWD_DEADLINE)
             found = message.json == {"n": "ours"}
         except WaitTimeout:
             found = False
@@ -306,12 +306,12 @@ def _poison_scenario(
         started = time.monotonic()
         send_all(scenario.correlation_id)
         try:
-            expect_no_messages(alias, within=WAIT)
+            expect_no_messages(alias, during=WAIT)
             no_messages_failed = False
         except WaitTimeout as error:  # for the scenario's own: their bodies are shown
             no_messages_failed = '{"n": ' in str(error)
         try:
-            own = len(expect_messages(alias, 5)[alias])
+            own = len(expect_messages(alias, 5))
         except WaitTimeout:
             own = len(inbox().messages[alias])
         skipped = _skipped(alias, 1)
@@ -468,7 +468,7 @@ def redrive_refused_row(client: SQSClient) -> Row:
     refused = ""
     with asyncbdd.scenario("shared, redrive policy"):
         try:
-            expect_no_messages(alias, within=1)
+            expect_no_messages(alias, during=1)
         except QueueUnsafeToShare as error:
             refused = str(error)
     seconds = time.monotonic() - started
@@ -513,7 +513,7 @@ def tapped_row(client: SQSClient) -> Row:
                 MessageAttributes={"correlation_id": {"DataType": "String", "StringValue": owner}},
             )
         try:
-            [message] = expect_messages(alias, 1, timeout=WAIT)[alias]
+            [message] = expect_messages(alias, 1, timeout=WAIT)
             found = message.json == {"n": "ours"}
         except WaitTimeout:
             found = False

@@ -124,7 +124,7 @@ def test_another_scenarios_events_are_not_this_trace(alias: str) -> None:
         publish(alias, "payment.failed", "payment.completed", correlation_id="someone-else")
         publish(alias, *CHAIN)
         expect_exactly_once("payment.completed", trace=QueueTraceStore(alias))
-        expect_no_event("payment.failed", within=0.1, trace=QueueTraceStore(alias))
+        expect_no_event("payment.failed", during=0.1, trace=QueueTraceStore(alias))
 
 
 def test_fields_may_come_from_headers(alias: str) -> None:

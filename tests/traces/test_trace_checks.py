@@ -507,7 +507,7 @@ def test_exactly_once_waits_for_the_event(store: MemoryStore, scenario: Scenario
 def test_no_event_passes_when_it_stays_away(store: MemoryStore, scenario: Scenario) -> None:
     """An absent event that stays absent for the window passes at the window's end."""
     store.record(scenario.correlation_id, *chain(*HEALTHY_CHAIN))
-    took = timed(lambda: expect_no_event("payment.failed", within=0.2, trace=store))
+    took = timed(lambda: expect_no_event("payment.failed", during=0.2, trace=store))
     assert 0.2 <= took < PROMPT
 
 
@@ -519,7 +519,7 @@ def test_no_event_fails_at_once_when_it_is_there(store: MemoryStore, scenario: S
     with pytest.raises(WaitAborted) as raised:
         expect_no_event(
             "payment.failed",
-            within=LONG,
+            during=LONG,
             trace=store,
             description='Then the trace for this order has no "payment.failed" event within 30 s',
         )
@@ -543,7 +543,7 @@ def test_no_event_fails_when_it_appears_during_the_window(
     )
     started = time.monotonic()
     with pytest.raises(WaitAborted, match=r"payment.failed \(#3\) is in the trace"):
-        expect_no_event("payment.failed", within=LONG, trace=store)
+        expect_no_event("payment.failed", during=LONG, trace=store)
     assert time.monotonic() - started < PROMPT
 
 

@@ -181,7 +181,7 @@ def test_receivers_reset_per_scenario_and_late_calls_do_not_count() -> None:
     with asyncbdd.scenario("second") as second:
         new_url = webhook_receiver("payment-complete").url
         late = send(old_url, {"order_id": "ord-old"})
-        expect_no_calls("payment-complete", 0.1)
+        expect_no_calls("payment-complete", during=0.1)
         box = captures()
     assert first.scenario_id in old_url
     assert second.scenario_id in new_url
@@ -252,7 +252,7 @@ def test_an_error_outside_any_receiver_is_raised_by_the_waiting_step() -> None:
         assert server.on_error is not None
         server.on_error(None, RuntimeError("socket trouble"))
         with pytest.raises(AsyncBddError, match=r"failed handling a call: RuntimeError"):
-            expect_no_calls("payment-complete", 1)
+            expect_no_calls("payment-complete", during=1)
 
 
 def test_a_server_that_listens_beyond_loopback_warns() -> None:

@@ -37,7 +37,7 @@ def test_calls_of_other_scenarios_are_listed_when_an_expectation_fails(
     with asyncbdd.scenario("quiet"):
         url = webhook_receiver("payment-complete").url
         send(url, {"order_id": "ord-9"}, headers={"X-Correlation-Id": "someone-else"})
-        expect_no_calls("payment-complete", 0.1)
+        expect_no_calls("payment-complete", during=0.1)
         with pytest.raises(WaitTimeout) as raised:
             expect_calls("payment-complete", 1, timeout=0.1)
     message = str(raised.value)
