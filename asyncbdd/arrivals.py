@@ -6,9 +6,14 @@ per-scenario list and notifies a condition variable. A :class:`Watch` waits on t
 condition and matches only what arrived since its last look, so a wait returns the moment
 it holds and never polls. The two waits every pattern shares:
 
-* :func:`expect_count`: ``count`` arrivals on each channel within the deadline; "exactly"
+* :func:`expect_count` (plan: :func:`count_plan`): ``count`` arrivals on each channel
+  within the deadline; "exactly"
   adds that no further one arrives within the grace window after the ``count``-th;
-* :func:`expect_none`: nothing arrives during a window; fails at the first arrival.
+* :func:`expect_none` (plan: :func:`none_plan`): nothing arrives during a window;
+  fails at the first arrival.
+
+Pattern modules ``yield from`` the plans, so their waits have a blocking and an awaitable
+form (:mod:`asyncbdd.drivers`).
 
 A channel is one place things arrive (a queue alias, a webhook receiver), described by a
 :class:`Channel`. A failed wait raises :class:`~asyncbdd.errors.WaitTimeout`, laid out
@@ -33,14 +38,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, NoReturn, Protocol, TypeVar
 
-from asyncbdd import probe_calls
+from asyncbdd import probe_calls, signals
 from asyncbdd.config import get_settings
+from asyncbdd.drivers import Plan, Until, blocking
 from asyncbdd.durations import format_duration
-from asyncbdd.errors import InvalidInput, TripwireTripped, WaitTimeout
+from asyncbdd.errors import InvalidInput, TripwireTripped, WaitTimeout, hide_failure_frames
 from asyncbdd.evidence import text as evidence_text
 from asyncbdd.evidence.model import ArrivalEntry, ChannelArrivals, Evidence, Notes, Section
 from asyncbdd.evidence.progress import progress_for
 from asyncbdd.evidence.record import record_wait
+from asyncbdd.signals import Changes
 from asyncbdd.tripwires import current_tripwires
 
 __all__ = [
@@ -51,13 +58,17 @@ __all__ = [
     "Matcher",
     "Watch",
     "check_count",
+    "count_plan",
     "expect_count",
     "expect_none",
+    "none_plan",
     "ordinal",
     "plural",
     "relative_time",
     "wait_waking",
 ]
+
+__tracebackhide__ = hide_failure_frames
 
 MAX_LISTED = evidence_text.MAX_LISTED
 """Arrivals listed per channel in a failure; the rest are counted."""
@@ -160,7 +171,7 @@ class Watch(Generic[A]):
 
     def __init__(
         self,
-        changed: threading.Condition,
+        changed: Changes,
         channels: Sequence[Channel[A]],
         *,
         where: Matcher[A] | None,
@@ -183,8 +194,8 @@ class Watch(Generic[A]):
         self._scanned = dict.fromkeys(self.matched, 0)
         self.progress = progress_for(what, seconds)
 
-    def wait_until(self, done: Callable[[dict[str, int]], bool], until: float) -> None:
-        """Block until ``done(matching counts per channel)`` or the monotonic time ``until``.
+    def wait_until(self, done: Callable[[dict[str, int]], bool], until: float) -> Plan[None]:
+        """Wait until ``done(matching counts per channel)`` or the monotonic time ``until``.
 
         Raises a channel's :meth:`~Channel.error` at once, and fails at once on its
         :meth:`~Channel.rejection`.
@@ -196,11 +207,11 @@ class Watch(Generic[A]):
             self._looked(counts)
             return self._interrupted() or done(counts)
 
+        tripwires = current_tripwires()
+        yield Until(self.changed, ready, until, tripwires)
         with self.changed:
-            wait_waking(self.changed, ready, until)
             errors = [channel.error() for channel in self.channels]
             rejections = [channel.rejection() for channel in self.channels]
-        tripwires = current_tripwires()
         trip = tripwires.trip if tripwires is not None else None
         if trip is not None:
             self.fail(trip.reason(self.started), error_type=TripwireTripped, trip=trip)
@@ -315,28 +326,10 @@ class Watch(Generic[A]):
 
 
 def wait_waking(condition: threading.Condition, ready: Callable[[], bool], until: float) -> bool:
-    """``condition.wait_for(ready)`` until the monotonic time ``until``, waking at least
-    every :data:`WAKE_EVERY` seconds so that a Ctrl-C taken by another thread is handled
-    at once, and at once when a tripwire of the scenario trips (the caller then finds it
-    tripped). The caller holds the condition's lock. Returns whether ``ready()`` held."""
-    tripwires = current_tripwires()
-    if tripwires is None:
-        return _wait_for(condition, ready, until)
-
-    def notify() -> None:
-        with condition:
-            condition.notify_all()
-
-    with tripwires.waking(notify):
-        _wait_for(condition, lambda: tripwires.trip is not None or ready(), until)
-    return ready()
-
-
-def _wait_for(condition: threading.Condition, ready: Callable[[], bool], until: float) -> bool:
-    while not condition.wait_for(ready, timeout=min(max(until - time.monotonic(), 0), WAKE_EVERY)):
-        if time.monotonic() >= until:
-            return False
-    return True
+    """``condition.wait_for(ready)`` until the monotonic time ``until``, woken at once when
+    a tripwire of the scenario trips (:func:`asyncbdd.signals.wait_waking`). The caller
+    holds the condition's lock. Returns whether ``ready()`` held."""
+    return signals.wait_waking(condition, ready, until, current_tripwires())
 
 
 def check_count(count: object, noun: str) -> int:
@@ -350,8 +343,8 @@ def check_count(count: object, noun: str) -> int:
     return count
 
 
-def expect_count(
-    changed: threading.Condition,
+def count_plan(
+    changed: Changes,
     channels: Sequence[Channel[A]],
     count: int,
     *,
@@ -362,7 +355,7 @@ def expect_count(
     seconds: float,
     notes: Callable[[float], list[str]] | None = None,
     on_look: Callable[[Look], object] | None = None,
-) -> dict[str, list[A]]:
+) -> Plan[dict[str, list[A]]]:
     """Wait until each channel has ``count`` (at least 1) arrivals matching ``where``.
 
     With ``exactly``, a further matching arrival within ``grace`` seconds after the
@@ -384,7 +377,9 @@ def expect_count(
         exactly=exactly,
         on_look=on_look,
     )
-    watch.wait_until(lambda counts: all(n >= count for n in counts.values()), watch.deadline)
+    yield from watch.wait_until(
+        lambda counts: all(n >= count for n in counts.values()), watch.deadline
+    )
     short = [channel for channel in channels if len(watch.matched[channel.key]) < count]
     if short:
         watch.fail(
@@ -396,7 +391,7 @@ def expect_count(
         )
     if exactly and grace > 0:
         last_needed = max(watch.matched[channel.key][count - 1].received_at for channel in channels)
-        watch.wait_until(
+        yield from watch.wait_until(
             lambda counts: any(n > count for n in counts.values()), last_needed + grace
         )
         extra = [channel for channel in channels if len(watch.matched[channel.key]) > count]
@@ -415,8 +410,8 @@ def expect_count(
     return {key: matched[:] for key, matched in watch.matched.items()}
 
 
-def expect_none(
-    changed: threading.Condition,
+def none_plan(
+    changed: Changes,
     channels: Sequence[Channel[A]],
     *,
     where: Matcher[A] | None,
@@ -424,7 +419,7 @@ def expect_none(
     seconds: float,
     notes: Callable[[float], list[str]] | None = None,
     on_look: Callable[[Look], object] | None = None,
-) -> None:
+) -> Plan[None]:
     """Fail as soon as an arrival matching ``where`` reaches a channel within ``seconds``.
 
     An arrival of the scenario from before the window began counts too: the system was
@@ -441,7 +436,7 @@ def expect_none(
         notes=notes,
         on_look=on_look,
     )
-    watch.wait_until(lambda counts: any(counts.values()), watch.deadline)
+    yield from watch.wait_until(lambda counts: any(counts.values()), watch.deadline)
     found = sorted(
         (
             (arrival.received_at, channel.noun, channel.title)
@@ -464,6 +459,10 @@ def expect_none(
         names = " and ".join(channel.title for channel in channels)
         watch.fail(f"{troubled}nothing can be said about what reached {names}")
     watch.passed()
+
+
+expect_count = blocking(count_plan)
+expect_none = blocking(none_plan)
 
 
 def _troubled(channels: Sequence[Channel[A]], then: str) -> str:

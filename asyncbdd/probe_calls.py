@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -35,9 +36,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from asyncbdd import deadline
-from asyncbdd.errors import InvalidInput
+from asyncbdd.errors import InvalidInput, hide_failure_frames
 
 __all__ = ["PATIENCE", "WAKE_EVERY", "Call", "ProbeCaller", "describe", "stop_idle_workers"]
+
+__tracebackhide__ = hide_failure_frames
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -121,6 +124,31 @@ class ProbeCaller:
             raise value  # KeyboardInterrupt, SystemExit: not the probe's verdict
         return outcome
 
+    async def run_async(self, function: Callable[[], T], real_deadline: float) -> T:
+        """Run ``function`` in this wait's worker thread and await its answer without
+        blocking the running loop. If the awaiting task is cancelled (the deadline came),
+        the call is left to finish on its own and its worker is not reused."""
+        loop = asyncio.get_running_loop()
+        answered: asyncio.Future[None] = loop.create_future()
+
+        def tell() -> None:  # in the worker thread, once its outcome is set
+            loop.call_soon_threadsafe(_settle_future, answered)
+
+        if self._worker is None:
+            self._worker = _Worker.take()
+        worker = self._worker
+        self._busy = True
+        worker.post(
+            self._context, functools.partial(self._bounded, function, real_deadline), tell
+        )
+        await answered
+        self._busy = False
+        worker.answered(timeout=0)  # take the answer the worker gave
+        succeeded, value = worker.outcome
+        if succeeded:
+            return value  # type: ignore[no-any-return]
+        raise value
+
     def resolve(self, result: T | Awaitable[T]) -> T:
         """``result``, awaited first if it is awaitable (called inside a check)."""
         if not inspect.isawaitable(result):
@@ -130,8 +158,8 @@ class ProbeCaller:
             raise InvalidInput(
                 "A probe or condition returned a coroutine, but this wait was started "
                 "from a running event loop: a synchronous wait would block the loop that "
-                "coroutine needs. Run the wait in a thread (await asyncio.to_thread("
-                "wait_until, ...)), or give a synchronous probe."
+                "coroutine needs. Await its twin in asyncbdd.aio instead (await "
+                "asyncbdd.aio.wait_until(...)), or give a synchronous probe."
             )
         loop: asyncio.AbstractEventLoop | None = getattr(_loops, "loop", None)
         if loop is None:
@@ -172,6 +200,7 @@ class _Worker:
 
     def __init__(self) -> None:
         self._request: tuple[contextvars.Context, Callable[[], Any]] | None = None
+        self._on_answer: Callable[[], object] | None = None
         self.outcome: tuple[bool, Any] = (False, None)
         self._posted = threading.Lock()
         self._posted.acquire()
@@ -188,8 +217,15 @@ class _Worker:
                 return _idle.pop()
         return cls()
 
-    def post(self, context: contextvars.Context, check: Callable[[], Any]) -> None:
+    def post(
+        self,
+        context: contextvars.Context,
+        check: Callable[[], Any],
+        on_answer: Callable[[], object] | None = None,
+    ) -> None:
+        """Hand ``check`` over; ``on_answer`` is called from the worker once it answered."""
         self._request = (context, check)
+        self._on_answer = on_answer
         self._posted.release()
 
     def answered(self, timeout: float) -> bool:
@@ -221,7 +257,11 @@ class _Worker:
                 self.outcome = (True, context.run(check))
             except BaseException as error:  # handed to the waiting thread, never lost
                 self.outcome = (False, error)
+            on_answer, self._on_answer = self._on_answer, None
             self._answered.release()
+            if on_answer is not None:
+                with contextlib.suppress(RuntimeError):  # the waiting loop closed meanwhile
+                    on_answer()
         _close_loop()
 
 
@@ -320,6 +360,11 @@ def _loop_running() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def _settle_future(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 async def _awaited(awaitable: Awaitable[T]) -> T:

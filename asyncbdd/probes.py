@@ -16,7 +16,11 @@ probes are one SQL query, and :func:`sql_probe` registers those without a functi
     sql_probe("the order status", "SELECT status FROM orders WHERE id = :order_id")
 
 The query's ``:parameters`` are bound from the phrase's fields and the scenario's
-values (``order_id``, ``correlation_id``, ``scenario_id``).
+values (``order_id``, ``correlation_id``, ``scenario_id``). Then wait on it::
+
+    expect_value("the order status", "shipped", timeout=10, never="failed")
+    expect_stays("the order status", "pending", during=2)
+    expect_never("the order status", "shipped", during=2)
 """
 
 from __future__ import annotations
@@ -28,24 +32,31 @@ from typing import Any, TypeVar
 from sqlalchemy import text
 from sqlalchemy.exc import ArgumentError
 
+from asyncbdd import waiting
+from asyncbdd.budget import Seconds
 from asyncbdd.database import connect
+from asyncbdd.deprecation import deprecated
+from asyncbdd.drivers import Plan, blocking
 from asyncbdd.errors import InvalidInput
 from asyncbdd.matching import mismatch_hint, same_value
 from asyncbdd.registry import Registry
 from asyncbdd.scenario import Scenario, current_scenario
 from asyncbdd.tripwires import Tripwire
-from asyncbdd.wait import WaitState, wait_stays, wait_until
+from asyncbdd.wait import WaitState
 
 __all__ = [
     "PROBES",
-    "check_never_reads",
-    "check_stays",
+    "expect_never",
+    "expect_never_plan",
+    "expect_stays",
+    "expect_stays_plan",
+    "expect_value",
+    "expect_value_plan",
     "fail_at_once_if_value",
     "probe",
     "read_probe",
     "register_probe",
     "sql_probe",
-    "wait_for_value",
 ]
 
 ProbeFunction = Callable[..., Any]
@@ -119,6 +130,14 @@ def read_probe(phrase: str, scenario: Scenario | None = None) -> Callable[[], An
     if "scenario" in inspect.signature(function).parameters:
         arguments["scenario"] = scenario or current_scenario()
 
+    if inspect.iscoroutinefunction(function):  # awaited, it stays on the event loop
+
+        async def read_async() -> Any:
+            return await function(**arguments)
+
+        read_async.__name__ = resolved.name
+        return read_async
+
     def read() -> Any:
         return function(**arguments)
 
@@ -126,57 +145,84 @@ def read_probe(phrase: str, scenario: Scenario | None = None) -> Callable[[], An
     return read
 
 
-def wait_for_value(
+def expect_value_plan(
     phrase: str,
     expected: object,
     *,
-    timeout: float | None = None,
+    timeout: Seconds | None = None,
     never: object = _ANY,
-    at_least: float = 0.0,
-    hold: float = 0.0,
+    at_least: Seconds = 0.0,
+    hold: Seconds = 0.0,
     description: str | None = None,
-) -> Any:
+) -> Plan[Any]:
     """Wait until the probe ``phrase`` reads ``expected``; return the value read.
 
     ``never``: a value that fails the wait at once if read (a terminal wrong state).
-    ``at_least`` and ``hold`` are those of :func:`asyncbdd.wait.wait_until`.
+    ``at_least`` and ``hold`` are those of :func:`asyncbdd.wait.wait_until`. Values compare
+    as :func:`~asyncbdd.matching.same_value` does.
     """
     fail_if = None if never is _ANY else (lambda value: same_value(never, value))
-    return wait_until(
-        read_probe(phrase),
-        lambda value: same_value(expected, value),
-        timeout=timeout,
-        at_least=at_least,
-        hold=hold,
-        fail_if=fail_if,
-        description=description or f"{phrase} is {expected!r}",
-        on_timeout=_explain(expected),
+    return (
+        yield from waiting.wait_until(
+            read_probe(phrase),
+            lambda value: same_value(expected, value),
+            timeout=timeout,
+            at_least=at_least,
+            hold=hold,
+            fail_if=fail_if,
+            description=description or f"{phrase} is {expected!r}",
+            on_timeout=_explain(expected),
+        )
     )
 
 
-def check_stays(
-    phrase: str, expected: object, duration: float, *, description: str | None = None
-) -> Any:
-    """Check that the probe ``phrase`` reads ``expected`` now and throughout ``duration``."""
-    return wait_stays(
-        read_probe(phrase),
-        lambda value: same_value(expected, value),
-        duration,
-        description=description or f"{phrase} stays {expected!r}",
-        on_timeout=_explain(expected),
+def expect_stays_plan(
+    phrase: str, expected: object, *, during: Seconds, description: str | None = None
+) -> Plan[Any]:
+    """Check that the probe ``phrase`` reads ``expected`` now and throughout ``during``;
+    return the value last read.
+
+    ``during`` is a window the value must hold for, not a deadline: the timeout scale
+    does not stretch it.
+    """
+    return (
+        yield from waiting.wait_stays(
+            read_probe(phrase),
+            lambda value: same_value(expected, value),
+            during=during,
+            description=description or f"{phrase} stays {expected!r}",
+            on_timeout=_explain(expected),
+        )
     )
 
 
-def check_never_reads(
-    phrase: str, unwanted: object, duration: float, *, description: str | None = None
-) -> Any:
-    """Check that the probe ``phrase`` does not read ``unwanted`` during ``duration``."""
-    return wait_stays(
-        read_probe(phrase),
-        lambda value: not same_value(unwanted, value),
-        duration,
-        description=description or f"{phrase} does not become {unwanted!r}",
+def expect_never_plan(
+    phrase: str, unwanted: object, *, during: Seconds, description: str | None = None
+) -> Plan[Any]:
+    """Check that the probe ``phrase`` does not read ``unwanted`` at any check during
+    ``during``; return the value last read."""
+    return (
+        yield from waiting.wait_stays(
+            read_probe(phrase),
+            lambda value: not same_value(unwanted, value),
+            during=during,
+            description=description or f"{phrase} does not become {unwanted!r}",
+        )
     )
+
+
+expect_value = blocking(expect_value_plan)
+expect_stays = blocking(expect_stays_plan)
+expect_never = blocking(expect_never_plan)
+
+
+wait_for_value = deprecated("wait_for_value", expect_value)
+check_stays = deprecated(
+    "check_stays", expect_stays, renamed={"duration": "during"}, positional=("during",)
+)
+check_never_reads = deprecated(
+    "check_never_reads", expect_never, renamed={"duration": "during"}, positional=("during",)
+)
 
 
 def fail_at_once_if_value(

@@ -19,6 +19,8 @@ moved for the settle window (setting ``asyncbdd.settle``, 0.5 s; ``settle=`` per
 A matching change passes once it has held that long; a wrong one fails once it has
 held that long; no change at all waits for the deadline. A window of 0 decides at the
 first read that shows a change.
+
+Each wait here has an awaitable twin in :mod:`asyncbdd.aio`, with the same arguments.
 """
 
 from __future__ import annotations
@@ -26,34 +28,41 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from asyncbdd.deprecation import deprecated
+from asyncbdd.drivers import Plan, blocking
 from asyncbdd.errors import AsyncBddError, InvalidInput
 from asyncbdd.matching import parse_value
 from asyncbdd.registry import Registry
-from asyncbdd.scenario import Scenario, current_scenario
+from asyncbdd.scenario import Scenario, Slot, current_scenario
 from asyncbdd.snapshots import (
     ExpectedChange,
     Snapshot,
     SnapshotDiff,
     SnapshotSource,
-    wait_for_change,
-    wait_for_exact_change,
-    wait_for_no_change,
+    expect_change_plan,
+    expect_exact_change_plan,
+    expect_no_change_plan,
 )
 from asyncbdd.wait import Seconds
 
 __all__ = [
     "SNAPSHOT_SUBJECTS",
-    "check_last_change",
-    "check_unchanged",
+    "expect_exact_subject_change",
+    "expect_exact_subject_change_plan",
+    "expect_last_change",
+    "expect_last_change_plan",
+    "expect_no_subject_change",
+    "expect_no_subject_change_plan",
+    "expect_subject_change",
+    "expect_subject_change_plan",
     "expected_changes",
     "ignore_columns",
     "resolve_subject",
     "snapshot_source",
     "take_snapshot",
-    "wait_for_expected_change",
-    "wait_for_subject_change",
 ]
 
 SNAPSHOT_SUBJECTS: Registry[SnapshotSource] = Registry(
@@ -116,50 +125,61 @@ def take_snapshot(phrase: str, scenario: Scenario | None = None) -> Snapshot:
     """Capture the rows ``phrase`` names and keep them for the scenario's later steps."""
     source, params = resolve_subject(phrase)
     snapshot = source.capture(**params)
-    (scenario or current_scenario()).captures[_key(phrase)] = snapshot
+    _TAKEN.of(scenario or current_scenario()).snapshots[_key(phrase)] = snapshot
     return snapshot
 
 
-def wait_for_subject_change(
+def expect_subject_change_plan(
     phrase: str, *, timeout: Seconds | None = None, description: str | None = None
-) -> SnapshotDiff:
-    """Wait until the rows of an earlier snapshot of ``phrase`` change; keep the change."""
+) -> Plan[SnapshotDiff]:
+    """Wait until the rows of an earlier snapshot of ``phrase`` change; keep the change
+    (for :func:`expect_last_change`) and return it."""
     scenario = current_scenario()
-    diff = wait_for_change(_snapshot(scenario, phrase), timeout=timeout, description=description)
-    scenario.captures[_LAST_CHANGE] = diff
+    before = _snapshot(scenario, phrase)
+    diff = yield from expect_change_plan(before, timeout=timeout, description=description)
+    _TAKEN.of(scenario).last_change = diff
     return diff
 
 
-def check_unchanged(
-    phrase: str, duration: Seconds, *, description: str | None = None
-) -> SnapshotDiff:
-    """Check that the rows of an earlier snapshot of ``phrase`` stay as they were."""
-    return wait_for_no_change(
-        _snapshot(current_scenario(), phrase), duration, description=description
-    )
+expect_subject_change = blocking(expect_subject_change_plan)
 
 
-def check_last_change(
+def expect_no_subject_change_plan(
+    phrase: str, *, during: Seconds, description: str | None = None
+) -> Plan[SnapshotDiff]:
+    """Check that the rows of an earlier snapshot of ``phrase`` stay as they were
+    throughout ``during``; return the last (empty) difference."""
+    before = _snapshot(current_scenario(), phrase)
+    diff = yield from expect_no_change_plan(before, during=during, description=description)
+    return diff
+
+
+expect_no_subject_change = blocking(expect_no_subject_change_plan)
+
+
+def expect_last_change_plan(
     expected: Sequence[ExpectedChange],
     subject_words: str = "",
     *,
     timeout: Seconds | None = None,
     settle: Seconds | None = None,
     description: str | None = None,
-) -> SnapshotDiff:
-    """Check that the rows whose change was last seen changed exactly as ``expected``.
+) -> Plan[SnapshotDiff]:
+    """Check that the rows whose change was last seen changed exactly as ``expected``,
+    and settled; return the difference.
 
     A system may write in several transactions, so the first change seen need not be
     the whole change: the rows are read again until they settle (see
-    :func:`asyncbdd.snapshots.wait_for_exact_change`), up to ``timeout`` (default:
+    :func:`asyncbdd.snapshots.expect_exact_change`), up to ``timeout`` (default:
     setting ``asyncbdd.timeout``). The expected change passes once it has held, unmoved,
     for the settle window ``settle`` (default: setting ``asyncbdd.settle``); a wrong
     change that stays put that long fails then, not at the deadline.
     ``subject_words`` ("inventory") must appear in the phrase of the snapshot that
     changed, so a step cannot silently check the wrong snapshot.
     """
-    diff = current_scenario().captures.get(_LAST_CHANGE)
-    if not isinstance(diff, SnapshotDiff):
+    scenario = current_scenario()
+    diff = _TAKEN.of(scenario).last_change
+    if diff is None:
         raise AsyncBddError(
             "No change has been seen yet in this scenario. Wait for one first, e.g. "
             '"Then within 10 seconds the inventory of product "prod-789" changes".'
@@ -169,27 +189,56 @@ def check_last_change(
             f"The last change seen was to {diff.before.description}, not to "
             f"{subject_words!r}. Wait for a change of the snapshot you mean first."
         )
-    return _wait_for_exactly(diff.before, expected, timeout, settle, description)
+    found = yield from _wait_for_exactly(
+        scenario,
+        diff.before,
+        expected,
+        timeout=timeout,
+        settle=settle,
+        description=description,
+    )
+    return found
 
 
-def wait_for_expected_change(
+expect_last_change = blocking(expect_last_change_plan)
+
+
+def expect_exact_subject_change_plan(
     phrase: str,
     expected: Sequence[ExpectedChange],
     *,
     timeout: Seconds | None = None,
     settle: Seconds | None = None,
     description: str | None = None,
-) -> SnapshotDiff:
+) -> Plan[SnapshotDiff]:
     """Wait until the rows of an earlier snapshot of ``phrase`` changed exactly as expected,
-    and settled.
+    and settled; keep the change and return it.
 
-    As :func:`check_last_change`: the expected change must hold for the settle window
+    As :func:`expect_last_change`: the expected change must hold for the settle window
     ``settle`` (default: setting ``asyncbdd.settle``); a wrong change that holds that long
     fails at once, and no change at all waits for the deadline. A failure carries the
     last mismatch: what changed instead.
     """
-    before = _snapshot(current_scenario(), phrase)
-    return _wait_for_exactly(before, expected, timeout, settle, description)
+    scenario = current_scenario()
+    before = _snapshot(scenario, phrase)
+    diff = yield from _wait_for_exactly(
+        scenario, before, expected, timeout=timeout, settle=settle, description=description
+    )
+    return diff
+
+
+expect_exact_subject_change = blocking(expect_exact_subject_change_plan)
+
+
+wait_for_subject_change = deprecated("wait_for_subject_change", expect_subject_change)
+check_unchanged = deprecated(
+    "check_unchanged",
+    expect_no_subject_change,
+    renamed={"duration": "during"},
+    positional=("during",),
+)
+check_last_change = deprecated("check_last_change", expect_last_change)
+wait_for_expected_change = deprecated("wait_for_expected_change", expect_exact_subject_change)
 
 
 def expected_changes(
@@ -225,36 +274,45 @@ def expected_changes(
 _GENERIC_TABLE = re.compile(
     r'the "(?P<table>[^"]+)" table(?: where (?P<column>\w+) is (?P<value>"[^"]*"|\S+))?'
 )
-_LAST_CHANGE = "snapshot change"
 _IGNORED_COLUMNS: dict[str, tuple[str, ...]] = {}
 
 
 def _wait_for_exactly(
+    scenario: Scenario,
     before: Snapshot,
     expected: Sequence[ExpectedChange],
+    *,
     timeout: Seconds | None,
     settle: Seconds | None,
     description: str | None,
-) -> SnapshotDiff:
-    diff = wait_for_exact_change(
+) -> Plan[SnapshotDiff]:
+    diff = yield from expect_exact_change_plan(
         before, expected, timeout=timeout, settle=settle, description=description
     )
-    current_scenario().captures[_LAST_CHANGE] = diff
+    _TAKEN.of(scenario).last_change = diff
     return diff
 
 
+@dataclass
+class _Taken:
+    """A scenario's snapshots, by phrase, and the change last seen."""
+
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
+    last_change: SnapshotDiff | None = None
+
+
+_TAKEN = Slot("snapshots", lambda scenario: _Taken())
+
+
 def _key(phrase: str) -> str:
-    return "snapshot: " + " ".join(phrase.split())
+    return " ".join(phrase.split())
 
 
 def _snapshot(scenario: Scenario, phrase: str) -> Snapshot:
-    snapshot = scenario.captures.get(_key(phrase))
-    if not isinstance(snapshot, Snapshot):
-        taken = [
-            key.removeprefix("snapshot: ")
-            for key in scenario.captures
-            if key.startswith("snapshot: ")
-        ]
+    snapshots = _TAKEN.of(scenario).snapshots
+    snapshot = snapshots.get(_key(phrase))
+    if snapshot is None:
+        taken = list(snapshots)
         raise AsyncBddError(
             f"No snapshot of {phrase} was taken in this scenario. Take one before the "
             f'event: "Given a snapshot of {phrase}".'

@@ -1,24 +1,25 @@
 """Snapshots: the rows an event should change, captured before and after it, compared.
 
 An event-driven system updates its database some time after the event. A snapshot
-records the rows that matter before the event; :func:`wait_for_change` captures them
+records the rows that matter before the event; :func:`expect_change` captures them
 again until something differs, and :func:`assert_change` checks that exactly the
 expected columns changed, and nothing else::
 
     inventory = SnapshotSource(table="inventory", ignore=["updated_at"])
     before = inventory.capture(product_id="prod-789")
     publish_order(product_id="prod-789", quantity=3)
-    diff = wait_for_change(before, timeout=10)
+    diff = expect_change(before, timeout=10)
     assert_change(diff, [ExpectedChange("quantity", 100, 97)])
 
 A system may write in several transactions, so the first change seen need not be the
-whole change. :func:`wait_for_exact_change` reads until the change *settles*: the diff
+whole change. :func:`expect_exact_change` reads until the change *settles*: the diff
 from the snapshot has not moved for the settle window (setting ``asyncbdd.settle``,
 0.5 s, or ``settle=``). The expected change passes once it has held that long; a wrong
 change that holds that long fails then, not at the deadline; no change at all waits for
 the deadline. A window of 0 decides at the first read that shows a change::
 
-    wait_for_exact_change(before, [ExpectedChange("quantity", 100, 97)], timeout=10)
+    expect_exact_change(before, [ExpectedChange("quantity", 100, 97)], timeout=10)
+    expect_no_change(before, during=2)
 
 A :class:`SnapshotSource` reads a table (filtered by column equality) or a SQL query
 (with ``:name`` parameters). Rows are matched by key, so their order never matters: the
@@ -38,6 +39,10 @@ Expected values are compared as :func:`asyncbdd.matching.same_value` does, so va
 read from a feature file (:func:`asyncbdd.matching.parse_value`) match what the database
 returns: a number equals a ``Decimal``, ``float`` or ``int`` of equal value, text equals a
 date or time whose ISO form it is, and ``"97"`` (text) does not equal ``97``.
+
+The waits block the calling thread; :mod:`asyncbdd.aio` has the awaitable twin of each
+(same arguments and messages), whose reads run in a worker thread of the wait so that a
+query stalls no task of the loop.
 """
 
 from __future__ import annotations
@@ -51,14 +56,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select, text
 
+from asyncbdd import waiting
 from asyncbdd.config import get_settings
 from asyncbdd.database import connect, reflect_table
+from asyncbdd.deprecation import deprecated
+from asyncbdd.drivers import Plan, blocking
 from asyncbdd.durations import format_duration, to_seconds
-from asyncbdd.errors import ExpectationFailed, InvalidInput, UnknownName
+from asyncbdd.errors import ExpectationFailed, InvalidInput, UnknownName, hide_failure_frames
 from asyncbdd.evidence.model import DiffRow, Evidence, SnapshotChange
 from asyncbdd.intervals import IntervalStrategy, default_interval, next_pause
 from asyncbdd.matching import same_value, shorten, show_value
-from asyncbdd.wait import Seconds, WaitState, wait_stays, wait_until
+from asyncbdd.wait import Seconds, WaitState
 
 __all__ = [
     "ExpectedChange",
@@ -68,10 +76,15 @@ __all__ = [
     "SnapshotMismatch",
     "SnapshotSource",
     "assert_change",
-    "wait_for_change",
-    "wait_for_exact_change",
-    "wait_for_no_change",
+    "expect_change",
+    "expect_change_plan",
+    "expect_exact_change",
+    "expect_exact_change_plan",
+    "expect_no_change",
+    "expect_no_change_plan",
 ]
+
+__tracebackhide__ = hide_failure_frames
 
 Key = tuple[object, ...]
 """The values of a row's key columns, in the order of :attr:`Snapshot.key_columns`."""
@@ -384,32 +397,36 @@ def assert_change(diff: SnapshotDiff, expected: Sequence[ExpectedChange]) -> Non
         raise error
 
 
-def wait_for_change(
+def expect_change_plan(
     before: Snapshot, *, timeout: Seconds | None = None, description: str | None = None
-) -> SnapshotDiff:
+) -> Plan[SnapshotDiff]:
     """Capture ``before``'s rows again until they differ from it; return the difference.
 
     :param timeout: the deadline; default: setting ``asyncbdd.timeout``.
     :param description: what is awaited, in the step's words.
     :raises WaitTimeout: nothing changed in time; the message shows the rows as they stand.
     """
-    return wait_until(
+    diff: SnapshotDiff = yield from waiting.wait_until(
         lambda: before.diff(before.recapture()),
         bool,
         timeout=timeout,
         description=description or f"a change to {before.description}",
         on_timeout=_report_no_change,
     )
+    return diff
 
 
-def wait_for_exact_change(
+expect_change = blocking(expect_change_plan)
+
+
+def expect_exact_change_plan(
     before: Snapshot,
     expected: Sequence[ExpectedChange],
     *,
     timeout: Seconds | None = None,
     settle: Seconds | None = None,
     description: str | None = None,
-) -> SnapshotDiff:
+) -> Plan[SnapshotDiff]:
     """Capture ``before``'s rows again until they changed exactly as ``expected``, and
     settled; return the difference.
 
@@ -435,7 +452,7 @@ def wait_for_exact_change(
     """
     settling = _Settling(before, expected, settle)
     settling.refuse_unfitting(timeout)
-    return wait_until(
+    diff: SnapshotDiff = yield from waiting.wait_until(
         settling.read,
         settling.settled_match,
         timeout=timeout,
@@ -444,24 +461,41 @@ def wait_for_exact_change(
         description=description or f"the change to {before.description}",
         on_timeout=settling.report,
     )
+    return diff
 
 
-def wait_for_no_change(
-    before: Snapshot, duration: Seconds, *, description: str | None = None
-) -> SnapshotDiff:
-    """Check that ``before``'s rows stay as they are throughout ``duration``.
+expect_exact_change = blocking(expect_exact_change_plan)
+
+
+def expect_no_change_plan(
+    before: Snapshot, *, during: Seconds, description: str | None = None
+) -> Plan[SnapshotDiff]:
+    """Check that ``before``'s rows stay as they are throughout ``during``.
 
     Returns the last (empty) difference, whose ``after`` is the latest capture.
+    ``during`` is a window the rows must stay put for, not a deadline: the timeout scale
+    does not stretch it.
 
     :raises WaitAborted: something changed; the message shows what.
     """
-    return wait_stays(
+    diff: SnapshotDiff = yield from waiting.wait_stays(
         lambda: before.diff(before.recapture()),
         lambda diff: not diff,
-        duration,
+        during=during,
         description=description or f"no change to {before.description}",
         on_timeout=_report_change,
     )
+    return diff
+
+
+expect_no_change = blocking(expect_no_change_plan)
+
+
+wait_for_change = deprecated("wait_for_change", expect_change)
+wait_for_exact_change = deprecated("wait_for_exact_change", expect_exact_change)
+wait_for_no_change = deprecated(
+    "wait_for_no_change", expect_no_change, renamed={"duration": "during"}, positional=("during",)
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -709,7 +743,7 @@ class _Unsettled(AssertionError):
 
 
 class _Settling:
-    """The reads of :func:`wait_for_exact_change`, and since when they have not moved.
+    """The reads of :func:`expect_exact_change`, and since when they have not moved.
 
     ``since`` is when the current diff was first read (the ``taken_at`` of that capture);
     a diff has held for the time from then to the ``taken_at`` of the latest read. The

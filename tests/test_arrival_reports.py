@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ import pytest
 from asyncbdd.arrivals import Channel, expect_count, expect_none
 from asyncbdd.config import Settings, set_settings
 from asyncbdd.errors import WaitTimeout
+from asyncbdd.signals import Changes
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def test_a_failure_at_a_scaled_deadline_names_the_scale() -> None:
     """A queue or webhook wait that failed at a scaled deadline says so, as polls do."""
     with pytest.raises(WaitTimeout) as caught:
         expect_count(
-            threading.Condition(),
+            Changes(),
             [_Box()],
             1,
             exactly=False,
@@ -67,5 +67,5 @@ def test_a_quiet_window_is_not_scaled_and_says_nothing_of_a_scale() -> None:
     box = _Box()
     box.items.append(_Thing(time.monotonic(), "surprise"))
     with pytest.raises(WaitTimeout) as caught:
-        expect_none(threading.Condition(), [box], where=None, what="nothing", seconds=0.05)
+        expect_none(Changes(), [box], where=None, what="nothing", seconds=0.05)
     assert "window:      50 ms, elapsed" in str(caught.value)

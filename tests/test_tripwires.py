@@ -74,7 +74,7 @@ def test_a_stay_is_ended_by_a_tripwire(clean_state: dict[str, str]) -> None:
     with scenario("stay"):
         fail_at_once_if_value("the order status", "failed")
         with pytest.raises(TripwireTripped):
-            wait_stays(lambda: True, bool, 10, on_check=fail_the_order)
+            wait_stays(lambda: True, bool, during=10, on_check=fail_the_order)
 
 
 def test_a_soft_wait_still_raises_for_a_tripwire(clean_state: dict[str, str]) -> None:

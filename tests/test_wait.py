@@ -248,7 +248,7 @@ def test_stays_fails_at_once_on_a_terminal_state(clock: FakeClock) -> None:
         wait_stays(
             probe,
             lambda _value: True,
-            2,
+            during=2,
             fail_if=lambda value: "the alarm went off" if value == "alarm" else None,
             interval=0.1,
             clock=clock,
@@ -306,7 +306,9 @@ def test_hold_longer_than_the_deadline_is_rejected(clock: FakeClock) -> None:
 
 def test_stays_passes_when_the_condition_holds_throughout(clock: FakeClock) -> None:
     """wait_stays checks until the end of the window and returns the last value."""
-    assert wait_stays(lambda: "pending", equals("pending"), 2, clock=clock, sleep=clock.sleep)
+    assert wait_stays(
+        lambda: "pending", equals("pending"), during=2, clock=clock, sleep=clock.sleep
+    )
     assert clock.elapsed == pytest.approx(2.0)
 
 
@@ -314,7 +316,7 @@ def test_stays_fails_at_the_first_check_that_breaks(clock: FakeClock) -> None:
     """wait_stays fails when the condition stops holding, without waiting out the window."""
     probe = timeline(clock, (0, "pending"), (1.2, "paid"))
     with pytest.raises(WaitAborted) as caught:
-        wait_stays(probe, equals("pending"), 2, interval=0.1, clock=clock, sleep=clock.sleep)
+        wait_stays(probe, equals("pending"), during=2, interval=0.1, clock=clock, sleep=clock.sleep)
     assert clock.elapsed == pytest.approx(1.2)
     assert "stopped holding after 1.20 s of the required 2 s" in str(caught.value)
 
@@ -322,14 +324,14 @@ def test_stays_fails_at_the_first_check_that_breaks(clock: FakeClock) -> None:
 def test_stays_fails_at_once_when_false_at_the_start(clock: FakeClock) -> None:
     """wait_stays does not wait for the condition to become true first."""
     with pytest.raises(WaitAborted):
-        wait_stays(lambda: "paid", equals("pending"), 2, clock=clock, sleep=clock.sleep)
+        wait_stays(lambda: "paid", equals("pending"), during=2, clock=clock, sleep=clock.sleep)
     assert clock.elapsed == 0
 
 
 def test_stays_window_is_not_scaled(clock: FakeClock) -> None:
     """The timeout scale stretches deadlines, not the window a condition must hold for."""
     set_settings(Settings(timeout_scale=3.0))
-    wait_stays(lambda: True, bool, 2, clock=clock, sleep=clock.sleep)
+    wait_stays(lambda: True, bool, during=2, clock=clock, sleep=clock.sleep)
     assert clock.elapsed == pytest.approx(2.0)
 
 
@@ -511,7 +513,7 @@ def test_only_the_latest_failure_is_reported_and_chained(clock: FakeClock) -> No
 def test_stays_reports_its_window_not_a_deadline(clock: FakeClock) -> None:
     """A stays failure calls its duration the window it had to hold for."""
     with pytest.raises(WaitAborted) as caught:
-        wait_stays(lambda: False, bool, 2, clock=clock, sleep=clock.sleep)
+        wait_stays(lambda: False, bool, during=2, clock=clock, sleep=clock.sleep)
     assert "  window:      2 s, elapsed 0 ms" in str(caught.value)
 
 

@@ -79,7 +79,7 @@ def test_a_failed_poll_carries_its_evidence_and_its_text_is_the_message(
 
 def test_a_stay_is_a_window_not_a_deadline(clock: FakeClock) -> None:
     with pytest.raises(WaitTimeout) as raised:
-        wait_stays(lambda: clock.elapsed < 0.5, bool, 2, interval=0.25, clock=clock,
+        wait_stays(lambda: clock.elapsed < 0.5, bool, during=2, interval=0.25, clock=clock,
                    sleep=clock.sleep)  # fmt: skip
     evidence = evidence_of(raised.value)
     assert evidence is not None

@@ -142,7 +142,9 @@ def test_a_coroutine_inside_a_running_loop_is_refused_naming_the_fix() -> None:
         return "paid"
 
     async def scenario() -> None:
-        with pytest.raises(InvalidInput, match=r"running event loop.*asyncio\.to_thread"):
+        with pytest.raises(
+            InvalidInput, match=r"running event loop.*await asyncbdd\.aio\.wait_until"
+        ):
             wait_until(status, timeout=1)
 
     asyncio.run(scenario())
@@ -218,7 +220,7 @@ def test_a_stay_whose_last_check_hangs_is_not_confirmed(release: threading.Event
         return True
 
     with pytest.raises(WaitTimeout, match="still running 250 ms after the window's end"):
-        wait_stays(hangs_late, bool, 0.2, interval=0.05)
+        wait_stays(hangs_late, bool, during=0.2, interval=0.05)
 
 
 def test_a_slow_probe_keeps_the_callers_context(clock: FakeClock) -> None:

@@ -5,8 +5,9 @@ it returns the moment the messages are in, and waits on several queues at once t
 long as the slowest of them, not the sum::
 
     expect_messages(["billing", "shipping", "inventory"], 1, timeout=10)
-    expect_messages("billing", 1, where=MessageMatcher(fields=[("order_id", '"ord-1"')]))
-    expect_no_messages("billing", within=2)
+    [message] = expect_messages("billing", 1, where=MessageMatcher(fields={"order_id": "ord-1"}))
+    expect_no_messages("billing", during=2)
+    assert_message(MessageMatcher(attributes={"event_type": "billing.requested"}))
 
 "Exactly N" means: N arrived within the deadline, and no further one within the grace
 window after the Nth (setting ``asyncbdd.grace``); the failure message states the window.
@@ -14,44 +15,58 @@ window after the Nth (setting ``asyncbdd.grace``); the failure message states th
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from asyncbdd.arrivals import (
     MAX_LISTED,
     Channel,
     check_count,
-    expect_count,
-    expect_none,
+    count_plan,
+    none_plan,
+    ordinal,
     plural,
     relative_time,
 )
+from asyncbdd.budget import Seconds
 from asyncbdd.config import get_settings
-from asyncbdd.content import BodyMatcher, check_expected_values, named_value_problems
+from asyncbdd.content import (
+    BodyMatcher,
+    cells_to_values,
+    expected_values,
+    named_value_problems,
+    show_expected,
+)
+from asyncbdd.deprecation import deprecated, renamed_keywords, warn_deprecated
+from asyncbdd.drivers import Blocking, Plan, blocking, run
 from asyncbdd.durations import to_seconds
-from asyncbdd.errors import AsyncBddError, InvalidInput
+from asyncbdd.errors import AsyncBddError, InvalidInput, hide_failure_frames
 from asyncbdd.evidence import Mismatch, checked_failure
-from asyncbdd.matching import parse_value, same_value, show_value
+from asyncbdd.matching import same_value, show_value
 from asyncbdd.queues.aliases import queue_named
-from asyncbdd.queues.inbox import Inbox, inbox, reading_trouble, start_reader
+from asyncbdd.queues.inbox import Inbox, inbox, is_reading, reading_trouble, start_reader
 from asyncbdd.queues.message import NOT_JSON, Message
-from asyncbdd.scenario import current_scenario
+from asyncbdd.scenario import Slot, current_scenario
 from asyncbdd.secrets import mask_named
 from asyncbdd.tripwires import Tripwire
 from asyncbdd.wait import reserve_deadline
 
 __all__ = [
     "MessageMatcher",
-    "check_last_message",
-    "expect_message",
+    "assert_message",
     "expect_messages",
+    "expect_messages_plan",
     "expect_no_messages",
+    "expect_no_messages_plan",
     "fail_at_once_if_message",
-    "last_message",
+    "latest_message",
     "send_message",
 ]
+
+__tracebackhide__ = hide_failure_frames
 
 
 @dataclass(frozen=True)
@@ -59,22 +74,30 @@ class MessageMatcher(BodyMatcher):
     """What a message must carry. Every part given must match; none given matches all.
 
     ``body``: a JSON document the body must contain (a subset, or all of it with
-    ``exact_body``). ``fields``: (dotted path, expected value as a feature writes it)
-    pairs for the JSON body. ``attributes``: (name, expected value) pairs for SQS message
-    attributes or Kafka headers. ``key``: the expected Kafka key, as written.
+    ``exact_body``). ``fields``: dotted paths of the JSON body and the Python values they
+    must hold, ``{"order_id": "ord-1", "amount": 99.99}``. ``attributes``: SQS message
+    attributes or Kafka headers and their values, ``{"event_type": "order.paid"}``.
+    ``key``: the Kafka key, ``"ord-1"``. Values compare as
+    :func:`~asyncbdd.matching.same_value` does: text is text, and a marker is a
+    :func:`~asyncbdd.matching.parse_marker` (``parse_marker("<any number>")``).
+
+    Text as a feature writes it (``"ord-1"`` in quotes, ``99.99``, ``<any>``) is read by
+    :meth:`from_table`.
     """
 
-    attributes: tuple[tuple[str, str], ...] = ()
-    key: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    key: Any = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_expected_values(self.attributes, "attribute/header")
+        values = expected_values(self.attributes, "attributes", type(self))
+        object.__setattr__(self, "attributes", values)
 
     @classmethod
     def from_table(cls, headings: Sequence[str], rows: Iterable[Sequence[str]]) -> MessageMatcher:
-        """From a two-column table: ``| field | value |`` (body) or ``| attribute | value |``
-        (``| header | value |``) for SQS attributes or Kafka headers."""
+        """From a two-column table of cells as a feature writes them: ``| field | value |``
+        (body) or ``| attribute | value |`` (``| header | value |``) for SQS attributes or
+        Kafka headers."""
         kind = headings[0].strip().lower() if headings else ""
         if len(headings) != 2 or kind not in ("field", "attribute", "header"):
             raise InvalidInput(
@@ -82,8 +105,10 @@ class MessageMatcher(BodyMatcher):
                 f"| attribute | value | (attributes or headers), not "
                 f"| {' | '.join(headings)} |."
             )
-        pairs = tuple((row[0].strip(), row[1]) for row in rows)
-        return cls(fields=pairs) if kind == "field" else cls(attributes=pairs)
+        pairs = [(row[0], row[1]) for row in rows]
+        if kind == "field":
+            return cls(fields=cells_to_values(pairs, "field"))
+        return cls(attributes=cells_to_values(pairs, "attribute/header"))
 
     def problems(self, message: Message) -> list[str]:
         """Why ``message`` does not match, one line each; empty when it matches."""
@@ -93,36 +118,38 @@ class MessageMatcher(BodyMatcher):
         found += named_value_problems(
             "attribute/header", self.attributes, message.attributes.get, shown=mask_named
         )
-        if self.key is not None:
-            expected = parse_value(self.key)
-            if not same_value(expected, message.key):
-                found.append(f"key: expected {show_value(expected)}, got {show_value(message.key)}")
+        if self.key is not None and not same_value(self.key, message.key):
+            found.append(f"key: expected {show_value(self.key)}, got {show_value(message.key)}")
         return found
 
     def __str__(self) -> str:
         parts = self.body_parts()
-        parts += [f"attribute {name} = {text.strip()}" for name, text in self.attributes]
+        parts += [
+            f"attribute {name} = {show_expected(value)}" for name, value in self.attributes.items()
+        ]
         if self.key is not None:
-            parts.append(f"key {self.key}")
+            parts.append(f"key {show_expected(self.key)}")
         return "with " + ", ".join(parts) if parts else "of any content"
 
 
-def expect_messages(
+def expect_messages_plan(
     queues: str | Sequence[str],
     count: int,
     *,
     exactly: bool = True,
     where: MessageMatcher | None = None,
-    timeout: float | None = None,
-    grace: float | None = None,
+    timeout: Seconds | None = None,
+    grace: Seconds | None = None,
     description: str | None = None,
-) -> dict[str, list[Message]]:
+) -> Plan[list[Message]]:
     """Wait until each queue has received ``count`` messages matching ``where``.
 
     With ``exactly`` (the default) a further matching message arriving within ``grace``
-    seconds (default: setting ``asyncbdd.grace``) after the ``count``-th is a failure.
-    Returns the matching messages per alias, in arrival order; the first one becomes
-    :func:`last_message`. A ``count`` of 0 is :func:`expect_no_messages`.
+    (default: setting ``asyncbdd.grace``) after the ``count``-th is a failure; with
+    ``exactly=False``, at least ``count``. Returns the matching messages of every queue
+    in arrival order (each names its alias, ``message.queue``); they become "the
+    message", "the 2nd message" (:func:`latest_message`). A ``count`` of 0 is
+    :func:`expect_no_messages` for ``timeout``.
 
     :raises WaitTimeout: too few arrived before the deadline, or too many.
     """
@@ -131,12 +158,12 @@ def expect_messages(
     what = description or _describe(aliases, count, exactly, where)
     if count == 0:
         seconds = get_settings().timeout if timeout is None else timeout
-        expect_no_messages(aliases, within=seconds, where=where, description=what)
-        return {alias: [] for alias in aliases}
+        yield from expect_no_messages_plan(aliases, during=seconds, where=where, description=what)
+        return _Received({alias: [] for alias in aliases})
     grace = get_settings().grace if grace is None else to_seconds(grace)
     seconds, _ = reserve_deadline(timeout, f"Waiting for {what}", then=grace if exactly else 0.0)
-    box = _ready(aliases)
-    result = expect_count(
+    box = yield from _ready(aliases)
+    result = yield from count_plan(
         box.changed,
         [_QueueChannel(box, alias) for alias in aliases],
         count,
@@ -146,41 +173,36 @@ def expect_messages(
         what=what,
         seconds=seconds,
     )
-    box.last = result[aliases[-1]][0]
-    return result
+    found = _Received(result)
+    _LATEST.current().messages = list(found)
+    return found
 
 
-def expect_message(
-    queue: str,
-    where: MessageMatcher,
-    *,
-    timeout: float | None = None,
-    description: str | None = None,
-) -> Message:
-    """Wait for one message matching ``where`` (others may arrive too); return it."""
-    return expect_messages(
-        queue, 1, exactly=False, where=where, timeout=timeout, description=description
-    )[queue][0]
-
-
-def expect_no_messages(
+def expect_no_messages_plan(
     queues: str | Sequence[str],
     *,
-    within: float,
+    during: Seconds,
     where: MessageMatcher | None = None,
     description: str | None = None,
-) -> None:
-    """Fail as soon as a message (matching ``where``) reaches a queue within ``within`` s.
+) -> Plan[list[Message]]:
+    """Fail as soon as a message (matching ``where``) reaches a queue during ``during``;
+    return the empty list of matching messages.
 
-    ``within`` is a window the system must stay quiet for, not a deadline: the timeout
+    ``during`` is a window the system must stay quiet for, not a deadline: the timeout
     scale does not stretch it.
     """
     aliases = _aliases(queues)
     what = description or f"no message {where or ''} on {_names(aliases)}".replace("  ", " ")
-    seconds, _ = reserve_deadline(within, f"Watching for {what}", scaled=False)
-    box = _ready(aliases)
+    seconds, _ = reserve_deadline(during, f"Watching for {what}", scaled=False)
+    box = yield from _ready(aliases)
     channels = [_QueueChannel(box, alias) for alias in aliases]
-    expect_none(box.changed, channels, where=where, what=what, seconds=seconds)
+    yield from none_plan(box.changed, channels, where=where, what=what, seconds=seconds)
+    _LATEST.current().messages = []
+    return []
+
+
+expect_messages = blocking(expect_messages_plan)
+expect_no_messages = renamed_keywords({"within": "during"})(blocking(expect_no_messages_plan))
 
 
 def fail_at_once_if_message(queue: str, *, where: MessageMatcher | None = None) -> Tripwire:
@@ -189,7 +211,7 @@ def fail_at_once_if_message(queue: str, *, where: MessageMatcher | None = None) 
 
     The queue is opened and read from now; an unknown alias is an error here.
     """
-    box = _ready([queue])
+    box = run(_ready([queue]))
 
     def matching() -> list[Message]:
         with box.changed:
@@ -206,29 +228,43 @@ def fail_at_once_if_message(queue: str, *, where: MessageMatcher | None = None) 
     return tripwire
 
 
-def last_message() -> Message:
-    """The message the scenario's latest queue step matched ("the message")."""
-    message = inbox().last
-    if message is None:
+def latest_message(nth: int = 1) -> Message:
+    """ "The message" (``nth`` 1) or "the ``nth`` message" of those the scenario's latest
+    queue expectation returned, in arrival order."""
+    latest = _LATEST.current().messages
+    if latest is None:
         raise AsyncBddError(
             'No message has been received in this scenario yet, so there is no "the '
             "message\" to check. Put a step such as 'Then the billing queue receives 1 "
             "message' before it."
         )
-    return message
+    if isinstance(nth, bool) or not isinstance(nth, int) or nth < 1:
+        raise InvalidInput(f"Messages are counted from 1 (the 1st message), not {nth!r}.")
+    if nth > len(latest):
+        got = f"{len(latest)} {plural(len(latest), 'message')}" if latest else "no message"
+        which = "message" if nth == 1 else f"{ordinal(nth)} message"
+        raise AsyncBddError(
+            f"The latest queue expectation returned {got}, so there is no {which} to check. "
+            f"Expect {nth} {plural(nth, 'message')} first, e.g. 'Then the billing queue "
+            f"receives {nth} {plural(nth, 'message')}'."
+        )
+    return latest[nth - 1]
 
 
-def check_last_message(matcher: MessageMatcher, *, description: str | None = None) -> Message:
-    """Assert that :func:`last_message` matches ``matcher``; return it."""
-    message = last_message()
+def assert_message(
+    matcher: MessageMatcher, *, nth: int = 1, description: str | None = None
+) -> Message:
+    """Assert that :func:`latest_message` (``nth``) matches ``matcher``; return it."""
+    message = latest_message(nth)
     problems = matcher.problems(message)
     if problems:
+        which = "the message" if nth == 1 else f"the {ordinal(nth)} message"
         facts = [("message:", message.summary(300))]
         if message.attributes:
             facts.append(("attributes/headers:", str(dict(message.attributes))))
         raise checked_failure(
-            description or "the message " + str(matcher),
-            f"the message on {_name(message.queue)} does not match",
+            description or f"{which} {matcher}",
+            f"{which} on {_name(message.queue)} does not match",
             Mismatch(tuple(problems), tuple(facts)),
             pattern="queue",
         )
@@ -269,6 +305,86 @@ def send_message(
     target.send(text, attributes=headers, key=key)
 
 
+def _expect_one_message(
+    queue: str,
+    where: MessageMatcher,
+    *,
+    timeout: Seconds | None = None,
+    description: str | None = None,
+) -> Message:
+    found = expect_messages(
+        queue, 1, exactly=False, where=where, timeout=timeout, description=description
+    )
+    return found[0]
+
+
+def _check_latest_message(matcher: MessageMatcher, *, description: str | None = None) -> Message:
+    return assert_message(matcher, description=description)
+
+
+expect_message = deprecated(
+    "expect_message",
+    _expect_one_message,
+    instead="expect_messages(queue, 1, exactly=False, where=matcher), which returns the list",
+)
+last_message = deprecated("last_message", latest_message)
+check_last_message = deprecated(
+    "check_last_message", _check_latest_message, instead="assert_message"
+)
+
+
+@dataclass
+class _Latest:
+    """What "the message" refers to: the messages the latest expectation returned."""
+
+    messages: list[Message] | None = None
+
+
+_LATEST: Slot[_Latest] = Slot("latest queue messages", lambda scenario: _Latest())
+
+
+class _Received(list[Message]):
+    """The matching messages of every queue, in arrival order.
+
+    Indexing by alias (``result["billing"]``) and ``items()``, ``keys()``, ``values()``:
+    the dict of the last release, kept with a warning for one release.
+    """
+
+    def __init__(self, by_alias: Mapping[str, Sequence[Message]]) -> None:
+        arrived = [message for messages in by_alias.values() for message in messages]
+        super().__init__(sorted(arrived, key=lambda message: message.received_at))
+        self._by_alias = {alias: list(messages) for alias, messages in by_alias.items()}
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, str):
+            self._warn(f"expect_messages(...)[{index!r}]")
+            return list(self._by_alias[index])
+        return super().__getitem__(index)
+
+    def items(self) -> Any:
+        """Deprecated: (alias, messages) pairs."""
+        self._warn("expect_messages(...).items()")
+        return {alias: list(found) for alias, found in self._by_alias.items()}.items()
+
+    def keys(self) -> Any:
+        """Deprecated: the aliases."""
+        self._warn("expect_messages(...).keys()")
+        return dict(self._by_alias).keys()
+
+    def values(self) -> Any:
+        """Deprecated: each alias's messages."""
+        self._warn("expect_messages(...).values()")
+        return [list(found) for found in self._by_alias.values()]
+
+    @staticmethod
+    def _warn(old: str) -> None:
+        warn_deprecated(
+            f"{old}: expect_messages returns a list of the matching messages now, and reading "
+            "it as a dict by alias",
+            "the list (each message names its alias, message.queue)",
+        )
+
+
 # --------------------------------------------------------------------------------------
 
 
@@ -281,10 +397,16 @@ def _aliases(queues: str | Sequence[str]) -> list[str]:
     return aliases
 
 
-def _ready(aliases: Sequence[str]) -> Inbox:
+def _ready(aliases: Sequence[str]) -> Plan[Inbox]:
+    """The scenario's inbox, with a reader on every queue (opening a queue may block, so
+    it is done as blocking work the first time only)."""
     box = inbox()
-    for alias in aliases:
-        start_reader(queue_named(alias))  # raises at once if the queue cannot be opened
+    queues = [queue_named(alias) for alias in aliases]
+    for queue in queues:
+        if is_reading(queue):
+            start_reader(queue)  # at once: it checks the broker is not gone
+        else:  # raises at once if the queue cannot be opened
+            yield Blocking(functools.partial(start_reader, queue))
     return box
 
 

@@ -53,18 +53,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from asyncbdd.arrivals import wait_waking
+from asyncbdd.drivers import Pause, Plan, Until, blocking
 from asyncbdd.errors import AsyncBddError, ConfigurationError, InvalidInput, UnknownName
 from asyncbdd.queues.aliases import queue_named
 from asyncbdd.queues.inbox import inbox, start_reader
 from asyncbdd.queues.message import Message
-from asyncbdd.scenario import Scenario, current_scenario
-from asyncbdd.traces.checks import wait_for_trace
+from asyncbdd.scenario import Scenario, Slot, current_scenario
+from asyncbdd.traces.checks import WakingTraceStore, expect_trace_plan, store_pause_plan
 from asyncbdd.traces.event import TraceEvent, make_event
 from asyncbdd.traces.expectations import InOrder
 from asyncbdd.traces.names import resolve_trace
 from asyncbdd.traces.store import TraceStore
 from asyncbdd.traces.trace import Trace
+from asyncbdd.tripwires import current_tripwires
 from asyncbdd.wait import Seconds
 from asyncbdd.webhooks.call import Call
 from asyncbdd.webhooks.receivers import HOW_TO_DECLARE, captures
@@ -74,6 +75,7 @@ __all__ = [
     "EvidenceStore",
     "evidence_type",
     "expect_evidence_in_order",
+    "expect_evidence_in_order_plan",
     "record_evidence",
     "recorded_evidence",
 ]
@@ -117,9 +119,8 @@ def record_evidence(
         attributes=dict(attributes or {}),
         source=f"recorded {channel} evidence",
     )
-    scenario = current_scenario()
-    with _lock:
-        scenario.captures.setdefault(_RECORDED, []).append(event)
+    with _lock:  # made under the lock too, so two threads of a scenario share one list
+        _RECORDED.current().append(event)
     return event
 
 
@@ -127,7 +128,7 @@ def recorded_evidence(scenario: Scenario | None = None) -> list[TraceEvent]:
     """The evidence recorded in ``scenario`` (default: the running one), oldest first."""
     state = scenario or current_scenario()
     with _lock:
-        return list(state.captures.get(_RECORDED, []))
+        return list(_RECORDED.peek(state) or ())
 
 
 def evidence_type(channel: str, name: str) -> str:
@@ -142,7 +143,7 @@ def evidence_type(channel: str, name: str) -> str:
     return name
 
 
-class EvidenceStore(TraceStore):
+class EvidenceStore(WakingTraceStore):
     """The running scenario's evidence from every channel, as one trace ordered by time.
 
     :param trace: a trace store, or a registered trace name, whose events of the
@@ -214,34 +215,38 @@ class EvidenceStore(TraceStore):
             parts.append(f"trace events in {self.trace.describe()}")
         return "this scenario's " + ", ".join(parts[:-1]) + f" and {parts[-1]}"
 
-    def pause(self, seconds: float) -> None:
+    def pause_plan(self, seconds: float) -> Plan[None]:
         """Wait up to ``seconds``, returning early when a named queue or receiver gets
-        something (queues first); with neither, as the trace store waits."""
+        something (queues first); with neither, as the trace store waits. A tripwire of
+        the scenario ends the wait too."""
         messages, calls = self._seen
+        until, tripwires = time.monotonic() + max(seconds, 0.0), current_tripwires()
         if self.queues:
             box = inbox()
-            box.wait(
+            yield Until(
+                box.changed,
                 lambda: (
                     _count(box.messages) != messages
                     or any(alias in box.errors for alias in self.queues)
                 ),
-                seconds,
+                until,
+                tripwires,
             )
         elif self.receivers:
             hooks = captures()
-            with hooks.changed:
-                wait_waking(
-                    hooks.changed,
-                    lambda: (
-                        _count(hooks.calls) != calls
-                        or any(name in hooks.errors for name in self.receivers)
-                    ),
-                    time.monotonic() + seconds,
-                )
+            yield Until(
+                hooks.changed,
+                lambda: (
+                    _count(hooks.calls) != calls
+                    or any(name in hooks.errors for name in self.receivers)
+                ),
+                until,
+                tripwires,
+            )
         elif self.trace is not None:
-            self.trace.pause(seconds)
+            yield from store_pause_plan(self.trace, seconds)
         else:
-            super().pause(seconds)
+            yield Pause(seconds, tripwires)
 
     # ----------------------------------------------------------------------------------
 
@@ -306,21 +311,21 @@ class EvidenceStore(TraceStore):
         )
 
 
-def expect_evidence_in_order(
+def expect_evidence_in_order_plan(
     evidence: Sequence[tuple[str, str]],
     *,
     trace: TraceStore | str | None = None,
     timeout: Seconds | None = None,
     message_time: str = "sent",
     description: str | None = None,
-) -> Trace:
+) -> Plan[Trace]:
     """Wait until the scenario has every ``(channel, name)`` of ``evidence``; they must
     have happened in this order (other events may come between).
 
     A channel is ``trace`` (name: an event type), ``webhook`` (a receiver), ``queue`` or
     ``topic`` (an alias), or a kind a step recorded (:func:`record_evidence`). Fails at
     once when every one is there but out of order; see
-    :func:`~asyncbdd.traces.checks.wait_for_trace`.
+    :func:`~asyncbdd.traces.checks.expect_trace`.
 
     :param trace: the trace of ``trace`` rows: a store or a registered name; default: the
         only one there is.
@@ -351,12 +356,16 @@ def expect_evidence_in_order(
     )
     _check_declared(store.receivers)  # fails now rather than at the first read
     expected = [evidence_type(channel, name) for channel, name in rows]
-    return wait_for_trace(
+    found: Trace = yield from expect_trace_plan(
         InOrder(expected),
         trace=store,
         timeout=timeout,
         description=description or "these happen in order: " + ", ".join(expected),
     )
+    return found
+
+
+expect_evidence_in_order = blocking(expect_evidence_in_order_plan)
 
 
 # --------------------------------------------------------------------------------------
@@ -393,6 +402,6 @@ def _count(arrived: Mapping[str, Sequence[object]]) -> int:
     return sum(len(found) for found in arrived.values())
 
 
-_RECORDED = "recorded evidence"
-"""The key of the scenario's recorded evidence in its captures."""
+_RECORDED: Slot[list[TraceEvent]] = Slot("recorded evidence", lambda scenario: [])
+"""The evidence recorded in a scenario, oldest first."""
 _lock = threading.Lock()

@@ -5,9 +5,9 @@ Every expectation waits on the scenario's captures (see
 
     receiver = webhook_receiver("payment-complete")
     register_webhook(receiver.url)                  # the system under test calls it
-    expect_calls("payment-complete", 1, timeout=15)
-    check_call(CallMatcher(body={"status": "completed"}))
-    expect_no_calls("payment-complete", within=2)
+    [call] = expect_calls("payment-complete", 1, timeout=15)
+    assert_call(CallMatcher(body={"status": "completed"}))
+    expect_no_calls("payment-complete", during=2)
 
 Every call counts, however it was answered: a receiver that fails the first call and a
 system that retries make 2 calls. "Exactly N" means: N arrived within the deadline, and
@@ -24,19 +24,23 @@ from asyncbdd.arrivals import (
     MAX_LISTED,
     Channel,
     check_count,
-    expect_count,
-    expect_none,
+    count_plan,
+    none_plan,
     ordinal,
     plural,
 )
 from asyncbdd.arrivals import relative_time as relative
+from asyncbdd.budget import Seconds
 from asyncbdd.config import get_settings
+from asyncbdd.deprecation import deprecated, renamed_keywords, warn_deprecated
+from asyncbdd.drivers import Plan, blocking
 from asyncbdd.durations import to_seconds
 from asyncbdd.errors import (
     AsyncBddError,
     ConfigurationError,
     InvalidInput,
     UnknownName,
+    hide_failure_frames,
 )
 from asyncbdd.evidence import Mismatch, checked_failure
 from asyncbdd.wait import reserve_deadline
@@ -44,25 +48,35 @@ from asyncbdd.webhooks.call import Call, Signature
 from asyncbdd.webhooks.matcher import CallMatcher
 from asyncbdd.webhooks.receivers import HOW_TO_DECLARE, Captures, Receiver, captures
 
-__all__ = ["check_call", "expect_calls", "expect_no_calls", "latest_call"]
+__all__ = [
+    "assert_call",
+    "expect_calls",
+    "expect_calls_plan",
+    "expect_no_calls",
+    "expect_no_calls_plan",
+    "latest_call",
+]
+
+__tracebackhide__ = hide_failure_frames
 
 
-def expect_calls(
+def expect_calls_plan(
     name: str,
     count: int,
     *,
     exactly: bool = True,
     where: CallMatcher | None = None,
-    timeout: float | None = None,
-    grace: float | None = None,
+    timeout: Seconds | None = None,
+    grace: Seconds | None = None,
     description: str | None = None,
-) -> list[Call]:
+) -> Plan[list[Call]]:
     """Wait until receiver ``name`` has received ``count`` calls matching ``where``.
 
     With ``exactly`` (the default) a further matching call arriving within ``grace``
-    seconds (default: setting ``asyncbdd.grace``) after the ``count``-th is a failure.
-    Returns the matching calls in arrival order; they become "the call", "the 2nd call"
-    (:func:`latest_call`). A ``count`` of 0 is :func:`expect_no_calls` for ``timeout``.
+    (default: setting ``asyncbdd.grace``) after the ``count``-th is a failure; with
+    ``exactly=False``, at least ``count``. Returns the matching calls in arrival order;
+    they become "the call", "the 2nd call" (:func:`latest_call`). A ``count`` of 0 is
+    :func:`expect_no_calls` for ``timeout``.
 
     :raises WaitTimeout: too few arrived before the deadline, or too many, or one was not
         validly signed.
@@ -73,11 +87,11 @@ def expect_calls(
     what = description or _describe(name, count, exactly, where)
     if count == 0:
         seconds = get_settings().timeout if timeout is None else timeout
-        expect_no_calls(name, seconds, where=where, description=what)
-        return []
+        quiet = expect_no_calls_plan(name, during=seconds, where=where, description=what)
+        return (yield from quiet)
     grace = get_settings().grace if grace is None else to_seconds(grace)
     seconds, _ = reserve_deadline(timeout, f"Waiting for {what}", then=grace if exactly else 0.0)
-    found = expect_count(
+    arrived = yield from count_plan(
         box.changed,
         [_ReceiverChannel(box, receiver)],
         count,
@@ -87,38 +101,53 @@ def expect_calls(
         what=what,
         seconds=seconds,
         notes=_strays(box),
-    )[receiver.name]
+    )
+    found = arrived[receiver.name]
     with box.changed:
         box.latest = found
     return found
 
 
-def expect_no_calls(
+def expect_no_calls_plan(
     name: str,
-    within: float,
     *,
+    during: Seconds,
     where: CallMatcher | None = None,
     description: str | None = None,
-) -> None:
-    """Fail as soon as a call (matching ``where``) reaches receiver ``name`` within
-    ``within`` seconds; a call of the scenario from before the window counts too.
+) -> Plan[list[Call]]:
+    """Fail as soon as a call (matching ``where``) reaches receiver ``name`` during
+    ``during``; a call of the scenario from before the window counts too. Returns the
+    empty list of matching calls.
 
-    ``within`` is a window the system must stay quiet for, not a deadline: the timeout
+    ``during`` is a window the system must stay quiet for, not a deadline: the timeout
     scale does not stretch it.
     """
     box = captures()
     receiver = _declared(box, name)
     what = description or f'no call {where or ""} on the "{name}" webhook'.replace("  ", " ")
-    seconds, _ = reserve_deadline(within, f"Watching for {what}", scaled=False)
+    seconds, _ = reserve_deadline(during, f"Watching for {what}", scaled=False)
     channels = [_ReceiverChannel(box, receiver)]
-    expect_none(box.changed, channels, where=where, what=what, seconds=seconds, notes=_strays(box))
+    yield from none_plan(
+        box.changed, channels, where=where, what=what, seconds=seconds, notes=_strays(box)
+    )
     with box.changed:
         box.latest = []
+    return []
 
 
-def latest_call(nth: int | None = None) -> Call:
-    """ "The call" (the first) or "the ``nth`` call" (from 1) of those the scenario's
-    latest webhook expectation returned."""
+expect_calls = blocking(expect_calls_plan)
+expect_no_calls = renamed_keywords({"within": "during"}, positional=("during",))(
+    blocking(expect_no_calls_plan)
+)
+
+
+def latest_call(nth: int = 1) -> Call:
+    """ "The call" (``nth`` 1) or "the ``nth`` call" of those the scenario's latest
+    webhook expectation returned, in arrival order."""
+    given: object = nth  # None was the last release's spelling of "the call"
+    if given is None:
+        warn_deprecated("latest_call(None)", "latest_call() or latest_call(1)")
+        nth = 1
     box = captures()
     with box.changed:
         latest = box.latest
@@ -128,23 +157,20 @@ def latest_call(nth: int | None = None) -> Call:
             'to check. Put a step such as \'Then within 15 seconds the "payment-complete" '
             "webhook receives 1 call' before it."
         )
-    if nth is not None and nth < 1:
-        raise InvalidInput(f"Calls are counted from 1 (the 1st call), not {nth}.")
-    number = nth or 1
-    if number > len(latest):
+    if isinstance(nth, bool) or not isinstance(nth, int) or nth < 1:
+        raise InvalidInput(f"Calls are counted from 1 (the 1st call), not {nth!r}.")
+    if nth > len(latest):
         got = f"{len(latest)} {plural(len(latest), 'call')}" if latest else "no call"
         raise AsyncBddError(
             f"The latest webhook expectation returned {got}, so there is no "
-            f"{'call' if nth is None else ordinal(number) + ' call'} to check. Expect "
-            f'{number} {plural(number, "call")} first, e.g. \'Then the "payment-complete" '
-            f"webhook receives {number} {plural(number, 'call')}'."
+            f"{'call' if nth == 1 else ordinal(nth) + ' call'} to check. Expect "
+            f'{nth} {plural(nth, "call")} first, e.g. \'Then the "payment-complete" '
+            f"webhook receives {nth} {plural(nth, 'call')}'."
         )
-    return latest[number - 1]
+    return latest[nth - 1]
 
 
-def check_call(
-    matcher: CallMatcher, nth: int | None = None, *, description: str | None = None
-) -> Call:
+def assert_call(matcher: CallMatcher, *, nth: int = 1, description: str | None = None) -> Call:
     """Assert that :func:`latest_call` (``nth``) matches ``matcher``; return it."""
     call = latest_call(nth)
     if matcher.signed and call.signature is Signature.UNCHECKED:
@@ -155,7 +181,7 @@ def check_call(
         )
     problems = matcher.problems(call)
     if problems:
-        which = "the call" if nth is None else f"the {ordinal(nth)} call"
+        which = "the call" if nth == 1 else f"the {ordinal(nth)} call"
         facts = [("call:", call.summary(300)), ("headers:", str(call.shown_headers()))]
         if call.note:
             facts.append(("answered:", f"{call.status} ({call.note})"))
@@ -166,6 +192,15 @@ def check_call(
             pattern="webhook",
         )
     return call
+
+
+def _check_latest_call(
+    matcher: CallMatcher, nth: int | None = None, *, description: str | None = None
+) -> Call:
+    return assert_call(matcher, nth=nth or 1, description=description)
+
+
+check_call = deprecated("check_call", _check_latest_call, instead="assert_call(matcher, nth=...)")
 
 
 # --------------------------------------------------------------------------------------

@@ -1,0 +1,3 @@
+from asyncbdd.hooks import install_hooks
+
+install_hooks(globals())
