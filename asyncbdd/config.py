@@ -4,8 +4,11 @@ Sources, later wins: built-in defaults < ``setup.cfg`` ``[behave.userdata]`` key
 ``asyncbdd.*`` < environment variables ``ASYNCBDD_*`` < ``behave -D asyncbdd.*=...``.
 The key ``asyncbdd.timeout_scale`` is ``ASYNCBDD_TIMEOUT_SCALE`` in the environment.
 
-Outside behave, :func:`get_settings` reads the environment on first use, so pytest users
-get the same defaults and environment overrides without any set-up.
+Outside behave, :func:`get_settings` reads the environment on first use, so scripts get
+the same defaults and environment overrides without any set-up. Under pytest, the plugin
+(:mod:`asyncbdd.pytest_plugin`) installs its sources with :func:`use_sources`:
+``[tool.asyncbdd]`` in pyproject.toml or the ini option ``asyncbdd`` in place of setup.cfg,
+its command-line options in place of ``-D``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ __all__ = [
     "setting_sources",
     "shown_settings",
     "shown_text",
+    "use_sources",
 ]
 
 PREFIX = "asyncbdd."
@@ -151,14 +155,20 @@ def load_settings(
     file_values: Mapping[str, object] | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, object] | None = None,
+    places: Mapping[str, str] | None = None,
+    flags: Mapping[str, str] | None = None,
 ) -> Settings:
     """Merge the configuration sources, later wins, and validate every value.
 
     ``file_values`` and ``overrides`` hold ``asyncbdd.*`` keys (other keys are ignored, as
     behave's userdata holds a team's own keys too); ``environ`` holds ``ASYNCBDD_*``
     variables. An unknown ``asyncbdd.*`` key is an error with a close-match suggestion.
+    For messages, ``places`` names the file a key of ``file_values`` was written in
+    (``"pyproject.toml [tool.asyncbdd]"``; unnamed: setup.cfg), and ``flags`` the
+    command-line option that gave a key of ``overrides`` (``"--asyncbdd-set"``;
+    unnamed: ``-D``).
     """
-    raw, unknown = _gathered(file_values, environ, overrides)
+    raw, unknown = _gathered(file_values, environ, overrides, places, flags)
     for variable in unknown:
         warnings.warn(_unknown_message(variable, "environment variable"), stacklevel=2)
     names = _secret_names_in(raw)
@@ -175,6 +185,8 @@ def setting_sources(
     file_values: Mapping[str, object] | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, object] | None = None,
+    places: Mapping[str, str] | None = None,
+    flags: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Where :func:`load_settings`, given the same sources, takes each setting from.
 
@@ -183,7 +195,7 @@ def setting_sources(
     ASYNCBDD_GRACE"``, ``"-D asyncbdd.timeout_scale"``; each transport option given
     maps too, by ``SCHEME.NAME`` (``"sqs.endpoint"``).
     """
-    raw, _ = _gathered(file_values, environ, overrides)
+    raw, _ = _gathered(file_values, environ, overrides, places, flags)
     sources = {
         item.name: raw[item.name][1] if item.name in raw else "default"
         for item in dataclasses.fields(Settings)
@@ -211,13 +223,13 @@ def shown_settings(settings: Settings) -> dict[str, object]:
 
 def get_settings() -> Settings:
     """Return the settings in force, loading them on first use: from the loader that
-    :func:`load_settings_later` gave (behave's configuration), else from the defaults
-    and the environment."""
+    :func:`load_settings_later` gave (behave's configuration), else from the sources
+    :func:`use_sources` installed (pytest's), else from the defaults and the environment."""
     settings = _in_force[0]
     if settings is None:
         _environment_read.clear()
         _environment_read.update(_our_variables(os.environ))
-        loader = _loader[0] or load_settings
+        loader = _loader[0] or _sources[0] or load_settings
         settings = _in_force[0] = loader()
     return settings
 
@@ -242,6 +254,21 @@ def load_settings_later(loader: Callable[[], Settings]) -> None:
     _loader[0] = loader
 
 
+def use_sources(loader: Callable[[], Settings] | None) -> Callable[[], Settings] | None:
+    """Load the settings with ``loader`` whenever they are (re)loaded, and return the
+    loader used before (``None``: the defaults and the environment).
+
+    Unlike :func:`load_settings_later`'s, it outlives ``set_settings(None)`` and the end
+    of a run: the pytest plugin installs the session's configuration with it, and puts
+    the previous one back when the session ends.
+    """
+    previous = _sources[0]
+    _sources[0] = loader
+    _in_force[0] = None
+    _environment_read.clear()
+    return previous
+
+
 def check_environment_unchanged() -> None:
     """Refuse ``ASYNCBDD_*`` variables set or changed after the settings were read.
 
@@ -264,6 +291,7 @@ def check_environment_unchanged() -> None:
 
 _in_force: list[Settings | None] = [None]
 _loader: list[Callable[[], Settings] | None] = [None]
+_sources: list[Callable[[], Settings] | None] = [None]
 _environment_read: dict[str, str] = {}
 """The ``ASYNCBDD_*`` setting variables as they were when the settings were loaded."""
 
@@ -272,6 +300,8 @@ def _gathered(
     file_values: Mapping[str, object] | None,
     environ: Mapping[str, str] | None,
     overrides: Mapping[str, object] | None,
+    places: Mapping[str, str] | None = None,
+    flags: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, tuple[object, str]], list[str]]:
     """The raw value of each setting a source sets, later sources winning, with where it
     came from; and the ``ASYNCBDD_*`` variables that name no setting."""
@@ -290,7 +320,9 @@ def _gathered(
 
     for key, value in (file_values or {}).items():
         if key.startswith(PREFIX):
-            add(_field_name(key, "setup.cfg [behave.userdata]"), value, f"{key} in setup.cfg")
+            place = (places or {}).get(key)
+            origin = f"{key} in {place or 'setup.cfg'}"
+            add(_field_name(key, place or "setup.cfg [behave.userdata]"), value, origin)
     environment = os.environ if environ is None else environ
     for variable, value in environment.items():
         if variable.startswith(ENVIRONMENT_PREFIX):
@@ -301,7 +333,8 @@ def _gathered(
                 unknown.append(variable)
     for key, value in (overrides or {}).items():
         if key.startswith(PREFIX):
-            add(_field_name(key, "-D"), value, f"-D {key}")
+            flag = (flags or {}).get(key, "-D")
+            add(_field_name(key, flag), value, f"{flag} {key}")
     return raw, unknown
 
 

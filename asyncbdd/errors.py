@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import sys
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "AsyncBddError",
@@ -28,6 +29,7 @@ __all__ = [
     "UnknownName",
     "WaitAborted",
     "WaitTimeout",
+    "hide_failure_frames",
     "report_problem",
     "suggest",
 ]
@@ -155,3 +157,11 @@ def report_problem(text: str) -> None:
         stream.flush()
     except (OSError, ValueError):  # a closed or broken stderr: nothing left to tell
         pass
+
+
+def hide_failure_frames(excinfo: Any) -> bool:
+    """Whether pytest hides a frame of asyncbdd's engine from a traceback: yes for a test
+    failure (an ``AssertionError`` such as :class:`WaitTimeout`, whose message is the
+    report), so the traceback ends at the test's own line; no for anything else (a bug
+    in asyncbdd keeps its frames). Engine modules set ``__tracebackhide__`` to it."""
+    return isinstance(getattr(excinfo, "value", None), AssertionError)

@@ -11,8 +11,9 @@ Facts about moto's SQS server that callers must respect (moto 5.2):
 
 * moto keeps its queues in process-global memory: every :class:`EmbeddedSqs` in a process
   serves the *same* queues, they survive :meth:`~EmbeddedSqs.stop` and a later start, and
-  ``moto.mock_aws`` (which resets all backends when it starts) wipes them. Use unique queue
-  names per test or scenario, never a fresh server, to isolate.
+  ``moto.mock_aws`` (which resets all backends when it starts and when it stops) wipes
+  them: :func:`embedded_state_reset` tells. Use unique queue names per test or scenario,
+  never a fresh server, to isolate.
 * other processes reach the queues only through :attr:`~EmbeddedSqs.endpoint_url`; the
   server lives as long as the process that started it.
 * long polling is event-driven for new messages (a waiting receive returns milliseconds
@@ -51,12 +52,15 @@ __all__ = [
     "EMBEDDED_REGION",
     "ENDPOINT_SETTING",
     "LONGEST_RECEIVE_WAIT",
+    "MOCK_AWS_RESET",
     "RETRIES",
     "EmbeddedSqs",
     "EmbeddedSqsError",
     "SqsUnavailable",
     "call_timeouts",
     "check_reachable",
+    "embedded_state_reset",
+    "mark_embedded_state",
     "shared_embedded_sqs",
     "sqs_client",
 ]
@@ -77,6 +81,16 @@ RETRIES = 1
 throttling, a 5xx answer). A call that timed out is not retried: it has had its time, so
 a call to an endpoint that never answers fails within connect + read timeout
 (:func:`call_timeouts`)."""
+
+
+MOCK_AWS_RESET = (
+    "moto.mock_aws reset moto's state in this process, which the embedded SQS server "
+    "serves, so its queues are gone. Keep mock_aws out of the tests that use asyncbdd's "
+    "SQS queues and out of their fixtures (under pytest, asyncbdd makes its queues again "
+    "before the next test), or set asyncbdd.sqs.endpoint to an SQS server of its own: a "
+    "moto server in another process (moto_server -p 5000), or LocalStack."
+)
+"""Why the embedded server's queues are gone, and the fix, when :func:`embedded_state_reset`."""
 
 
 class EmbeddedSqsError(AsyncBddError):
@@ -160,6 +174,7 @@ class EmbeddedSqs(EmbeddedService):
             host, port = server.get_host_and_port()
             self._server = server
             self._endpoint_url = f"http://{host}:{port}"
+            mark_embedded_state()
             self.startup_seconds = time.perf_counter() - began
             return self._endpoint_url
 
@@ -222,6 +237,34 @@ def shared_embedded_sqs() -> EmbeddedSqs:
 def embedded_sqs_running() -> bool:
     """Whether the run's embedded SQS server has started and runs (asking starts nothing)."""
     return _SHARED.running
+
+
+def embedded_state_reset() -> bool:
+    """Whether the run's embedded SQS server runs, and moto's in-process state that it
+    serves was reset since the server started (or since :func:`mark_embedded_state`).
+
+    ``moto.mock_aws`` resets every moto backend of the process when it starts and when it
+    stops (so does moto's reset API): the queues, their messages and the SNS topics of the
+    embedded server are then gone. Asking costs no request.
+    """
+    marked = _marked[0]
+    return marked is not None and _SHARED.running and not getattr(marked, _MARK, False)
+
+
+def mark_embedded_state() -> None:
+    """Take moto's state as it is now as the embedded server's: from now on,
+    :func:`embedded_state_reset` tells whether something resets it."""
+    try:
+        from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: PLC0415
+        from moto.sqs.models import sqs_backends  # noqa: PLC0415
+
+        # A reset re-creates every backend object empty (moto 5: ``BaseBackend.reset``), so
+        # an attribute set on any one of them disappears with the state.
+        backend: object = sqs_backends[DEFAULT_ACCOUNT_ID][EMBEDDED_REGION]
+        setattr(backend, _MARK, True)
+    except (ImportError, LookupError, AttributeError, TypeError):
+        backend = None  # a moto laid out otherwise: a reset is not told apart
+    _marked[0] = backend
 
 
 def sqs_client(
@@ -333,6 +376,9 @@ _SHARED = RunScoped(
 )
 _HOST = "127.0.0.1"
 _MAX_PORT = 65535
+_MARK = "_asyncbdd_embedded_state"
+_marked: list[object | None] = [None]
+"""A backend object of moto holding :data:`_MARK` while moto's state is the one marked."""
 
 
 def _client_config(connect_timeout: float | None, read_timeout: float | None) -> Config:

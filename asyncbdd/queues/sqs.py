@@ -29,10 +29,12 @@ from botocore.exceptions import (
 
 from asyncbdd.config import Settings, boolean, one_of, optional_text
 from asyncbdd.infra.sqs_server import (
+    MOCK_AWS_RESET,
     RETRIES,
     call_timeouts,
     check_reachable,
     embedded_sqs_running,
+    embedded_state_reset,
     shared_embedded_sqs,
     sns_client,
     sqs_client,
@@ -379,6 +381,11 @@ class SqsQueue(Queue):
         try:
             return method(**request)
         except ClientError as error:
+            if _is_missing_queue(error) and self._embedded and embedded_state_reset():
+                raise QueueNotFound(
+                    f"The {self.kind} {self.name!r} (alias {self.alias!r}) is gone from the "
+                    f"embedded SQS server at {mask_url(self._endpoint)}: {MOCK_AWS_RESET}"
+                ) from None
             if _is_missing_queue(error):
                 raise QueueNotFound(
                     f"The {self.kind} {self.name!r} (alias {self.alias!r}) does not exist at "
