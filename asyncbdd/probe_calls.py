@@ -298,7 +298,12 @@ class _Cancelled(BaseException):
 
 
 def describe(function: Callable[..., Any]) -> str:
-    """A callable in words: its name, or for a lambda its source text where Python has it."""
+    """A callable in words: its name, for a lambda its source text where Python has it,
+    for a ``functools.partial`` the call it stands for (``order_status('ord-1')``)."""
+    if isinstance(function, functools.partial):
+        arguments = [repr(value) for value in function.args]
+        arguments += [f"{key}={value!r}" for key, value in function.keywords.items()]
+        return f"{describe(function.func)}({', '.join(arguments)})"
     name = getattr(function, "__name__", None)
     if name != "<lambda>":
         return name or repr(function)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -218,11 +220,16 @@ def run_behavex(
     given. ``output`` is behavex's output folder (emptied first); its JSON report gives
     the statuses, and a failed scenario's error is its outcome's report.
     """
-    arguments = [
-        *(sys.executable, "-m", "behavex", *paths, "--output-folder", str(output)),
-        *("--parallel-processes", str(processes), "--parallel-scheme", "scenario"),
-    ]
-    completed = _run(arguments, defines, environment, timeout, directory)
+    # behavex keeps its temporary files, multiprocessing's sockets among them (a path of
+    # at most 107 bytes), under its output folder: a deep tmp_path (pytest-xdist's) is
+    # too long, so it writes to a short folder, copied to ``output`` after.
+    with tempfile.TemporaryDirectory(prefix="bhx-") as short:
+        arguments = [
+            *(sys.executable, "-m", "behavex", *paths, "--output-folder", short),
+            *("--parallel-processes", str(processes), "--parallel-scheme", "scenario"),
+        ]
+        completed = _run(arguments, defines, environment, timeout, directory)
+        shutil.copytree(short, output, dirs_exist_ok=True)
     report = output / "report.json"
     scenarios = (
         [

@@ -4,6 +4,8 @@ keyword of the last release still works, warns naming its replacement, and forwa
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -446,3 +448,16 @@ def test_durations_may_be_timedeltas_everywhere() -> None:
     assert Proportional(maximum=timedelta(seconds=2)).maximum == 2.0
     with pytest.raises(InvalidInput, match="cannot be negative"):
         Fixed(-1)
+
+
+def test_every_public_name_resolves_and_the_heavy_ones_wait_for_first_use() -> None:
+    """``import asyncbdd`` (as the pytest plugin does in every pytest run) imports no
+    database layer; each name of ``__all__`` is there on first use."""
+    code = (
+        "import sys, asyncbdd\n"
+        "assert 'sqlalchemy' not in sys.modules, 'import asyncbdd imported SQLAlchemy'\n"
+        "missing = [n for n in asyncbdd.__all__ if getattr(asyncbdd, n, None) is None]\n"
+        "assert not missing, missing\n"
+        "assert callable(asyncbdd.scenario)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -3,6 +3,7 @@ wait, passed or failed, and the one text builder their messages come from."""
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -219,3 +220,15 @@ def test_a_check_of_something_already_there_opens_with_checked() -> None:
     evidence = evidence_of(error)
     assert evidence is not None
     assert evidence.timeout is None
+
+
+def test_a_partial_probe_is_described_as_the_call_it_stands_for() -> None:
+    def order_status(order_id: str, *, source: str) -> str:
+        return "pending"
+
+    def not_yet(status: str) -> bool:
+        return status == "paid"
+
+    with pytest.raises(WaitTimeout) as caught:
+        wait_until(functools.partial(order_status, "ord-1", source="db"), not_yet, timeout=0.05)
+    assert "Waited for: order_status('ord-1', source='db')" in str(caught.value)
