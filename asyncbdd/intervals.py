@@ -23,7 +23,7 @@ from asyncbdd.durations import format_duration, to_seconds
 from asyncbdd.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from asyncbdd.wait import WaitState
+    from asyncbdd.wait_state import WaitState
 
 __all__ = [
     "Exponential",

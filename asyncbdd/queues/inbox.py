@@ -143,8 +143,6 @@ class Inbox:
     messages: dict[str, list[Message]] = field(default_factory=lambda: defaultdict(list))
     skipped: dict[str, list[Skipped]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, BaseException] = field(default_factory=dict)
-    last: Message | None = None
-    """The message the latest step matched: what "the message" refers to."""
     changed: Changes = field(default_factory=Changes, repr=False)
 
     def wait(self, ready: Callable[[], bool], seconds: float) -> bool:
