@@ -494,12 +494,11 @@ def _hide_for(message: Message) -> int:
 
 
 def _on_scenario_start(scenario: Scenario) -> None:
-    # Every scenario's id is remembered, so its late messages are known as leftovers.
+    # Every scenario's id is remembered, so its late messages are known as leftovers; its
+    # inbox is live from its start, so that a reader started later in it (by a step, or
+    # start_reader) never takes the scenario's own messages for nobody's.
     scenario.on_end(lambda: _finish(scenario.correlation_id, None))
-    with _run.lock:
-        reading = bool(_run.readers)
-    if reading or alias_names():  # otherwise the inbox is made when first asked for
-        INBOX.of(scenario)
+    INBOX.of(scenario)
 
 
 def _begin(scenario: Scenario) -> Inbox:

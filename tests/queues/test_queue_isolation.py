@@ -349,3 +349,24 @@ def test_no_messages_fails_when_ours_is_behind_100_of_another_run(
             expect_no_messages(alias, during=10)  # ours is read within 11 receives
     close_readers()
     assert '{"n": "ours"}' in str(raised.value)
+
+
+def test_a_reader_started_before_any_wait_keeps_the_scenarios_own_message(uid: str) -> None:
+    """A scenario's inbox is live from its start: a reader that reads the scenario's own
+    message before any step waits on the queue files it, never gives it back as nobody's."""
+    alias = f"read-early-{uid}"
+    with asyncbdd.scenario("a reader before the first wait") as state:
+        ours = Message(
+            alias, '{"n": "ours"}', message_id="ours", correlation_id=state.correlation_id
+        )
+        queue = CrowdedQueue(alias, [ours])
+        register_queue(alias, queue)
+        try:
+            start_reader(queue)
+            wait_until(lambda: queue.received, timeout=5)  # read before anything waits
+            [message] = expect_messages(alias, 1, exactly=False, timeout=2)
+        finally:
+            close_readers()
+            unregister_queue(alias)
+    assert message is ours
+    assert queue.released == []
