@@ -263,8 +263,14 @@ def judge(fault: Fault, outcomes: dict[str, Outcome]) -> list[Cell]:
 
 
 def _failure_line(report: str) -> str:
-    lines = [line.strip() for line in report.splitlines()]
-    return next((line for line in lines if "Failed because" in line or "Error" in line), "")
+    """The line of ``report`` that says why it failed; its first lines if none does."""
+    lines = [line.strip() for line in report.splitlines() if line.strip()]
+    found = next((line for line in lines if "Failed because" in line or "Error" in line), None)
+    if found:
+        return found
+    errors = [number for number, line in enumerate(lines) if line.endswith("... error")]
+    shown = lines[errors[0] : errors[0] + 40] if errors else lines[:6]
+    return " / ".join(shown) or "(behave reported no text for the failure)"
 
 
 HEALTHY = "healthy"
