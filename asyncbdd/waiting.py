@@ -24,6 +24,7 @@ from asyncbdd.drivers import Check as CheckNow
 from asyncbdd.drivers import Evaluation, Pause, Plan
 from asyncbdd.durations import format_duration, to_seconds
 from asyncbdd.errors import (
+    DatabaseTimeout,
     InvalidInput,
     TripwireTripped,
     WaitAborted,
@@ -34,7 +35,7 @@ from asyncbdd.evidence.model import Section
 from asyncbdd.evidence.progress import progress_for
 from asyncbdd.evidence.record import record_wait
 from asyncbdd.intervals import Fixed, IntervalStrategy, as_strategy, next_pause
-from asyncbdd.probe_calls import Call, ProbeCaller, describe
+from asyncbdd.probe_calls import PATIENCE, Call, ProbeCaller, describe
 from asyncbdd.tripwires import current_tripwires
 from asyncbdd.wait_state import NOTHING, Check, Swallowed, WaitState, short, show, wait_evidence
 
@@ -404,7 +405,7 @@ class _Wait(Generic[T]):
                 "cannot count"
             )
         if call.error is not None:
-            raise call.error
+            self._raise(call.error, call)
         finished = call.finished - state.started
         self.slowest = max(self.slowest, finished - started)
         evaluation = call.result
@@ -447,6 +448,19 @@ class _Wait(Generic[T]):
                 aborted=True,
             )
         return check
+
+    def _raise(self, error: BaseException, call: Call[Any]) -> NoReturn:
+        """Raise what a check raised (and did not ignore); a database call that a probe
+        made and that ran out of the wait's time fails the wait, with its report."""
+        assert call.finished is not None
+        left = self.state.timeout + self._overrun() - (call.finished - self.state.started)
+        if isinstance(error, DatabaseTimeout) and left <= PATIENCE:
+            self.fail(
+                f"check {self.state.attempts} was stopped at the {self.state.limit_name}'s "
+                f"end: {short(str(error))}",
+                cause=error,
+            )
+        raise error
 
     def late(self, check: Check[T]) -> bool:
         """Whether ``check`` finished after the deadline (its value cannot pass)."""

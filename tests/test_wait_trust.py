@@ -17,8 +17,15 @@ from collections.abc import Iterator
 import pytest
 from doubles import FakeClock
 
+from asyncbdd import deadline
 from asyncbdd.config import Settings, load_settings, set_settings
-from asyncbdd.errors import ConfigurationError, InvalidInput, WaitAborted, WaitTimeout
+from asyncbdd.errors import (
+    ConfigurationError,
+    DatabaseTimeout,
+    InvalidInput,
+    WaitAborted,
+    WaitTimeout,
+)
 from asyncbdd.probe_calls import stop_idle_workers
 from asyncbdd.wait import (
     Check,
@@ -458,3 +465,26 @@ def test_the_hold_edge_is_documented_by_a_clear_refusal_of_fixed_intervals(
 ) -> None:
     """A fixed interval just under the deadline is still accepted."""
     assert wait_until(lambda: True, timeout=1, interval=Fixed(0.99), clock=clock, sleep=clock.sleep)
+
+
+def test_a_database_call_stopped_at_the_deadline_fails_the_wait_with_its_report() -> None:
+    """A probe's database call stopped as the deadline comes (DatabaseTimeout, as
+    :func:`asyncbdd.database.connect` raises it) fails the wait as a timeout, with its
+    report, not with the database's error alone."""
+    reads = []
+
+    def order_status() -> str:
+        reads.append(1)
+        if len(reads) == 1:
+            return "pending"
+        left = deadline.time_left()
+        assert left is not None
+        threading.Event().wait(max(left - 0.005, 0))  # the call ran into the deadline
+        raise DatabaseTimeout("the call was stopped at the wait's deadline after 300 ms")
+
+    with pytest.raises(WaitTimeout) as caught:
+        wait_until(order_status, lambda status: status == "paid", timeout=0.3)
+    report = str(caught.value)
+    assert "was stopped at the deadline's end: the call was stopped" in report
+    assert "last value:  'pending'" in report
+    assert isinstance(caught.value.__cause__, DatabaseTimeout)

@@ -269,7 +269,7 @@ def _failure_line(report: str) -> str:
     if found:
         return found
     errors = [number for number, line in enumerate(lines) if line.endswith("... error")]
-    shown = lines[errors[0] : errors[0] + 40] if errors else lines[:6]
+    shown = [lines[errors[0]], *lines[errors[0] :][-8:]] if errors else lines[:6]
     return " / ".join(shown) or "(behave reported no text for the failure)"
 
 
