@@ -15,12 +15,12 @@ import re
 import threading
 import time
 import urllib.request
-from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from trace_fakes import MemoryStore, PolledMemoryStore
 
 import asyncbdd
 from asyncbdd import aio
@@ -58,49 +58,9 @@ TRACE_TWINS = [
 ]
 
 
-class MemoryStore(TraceStore):
-    """Events held in memory, read by correlation id; counts its reads."""
-
-    def __init__(self) -> None:
-        self.recorded: dict[str, list[TraceEvent]] = defaultdict(list)
-        self.changed = threading.Condition()
-        self.reads = 0
-        self.version = 0
-        self.seen = 0
-
-    def record(self, correlation_id: str, *events: TraceEvent) -> None:
-        with self.changed:
-            self.recorded[correlation_id].extend(events)
-            self.version += 1
-            self.changed.notify_all()
-
-    def events(self, correlation_id: str) -> list[TraceEvent]:
-        with self.changed:
-            self.reads += 1
-            self.seen = self.version
-            self.changed.notify_all()
-            return list(self.recorded[correlation_id])
-
-    def describe(self) -> str:
-        return "memory"
-
-    def after_reads(self, count: int, action: Callable[[], object]) -> threading.Thread:
-        """Run ``action`` in a thread once the store has been read ``count`` times."""
-
-        def run() -> None:
-            with self.changed:
-                arrived = self.changed.wait_for(lambda: self.reads >= count, timeout=PROMPT)
-            if arrived:
-                action()
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        return thread
-
-
 class ArrivingStore(MemoryStore):
-    """A store that learns of new events: its pause ends when one is recorded, and
-    notes the thread it ran in."""
+    """A store that learns of new events (its pause ends when one is recorded), and
+    notes the thread its pause ran in."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -108,8 +68,7 @@ class ArrivingStore(MemoryStore):
 
     def pause(self, seconds: float) -> None:
         self.paused_in.add(threading.get_ident())
-        with self.changed:
-            self.changed.wait_for(lambda: self.version != self.seen, timeout=seconds)
+        super().pause(seconds)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -292,7 +251,9 @@ def test_events_from_another_thread_end_the_stores_pause_off_the_loop(
     while the task awaits ends it: the twin returns at once."""
     events = chain("order.created", "payment.completed")
     store.record(scenario.correlation_id, events[0])
-    recorder = store.after_reads(1, lambda: store.record(scenario.correlation_id, events[1]))
+    recorder = store.after_reads(
+        1, lambda: store.record(scenario.correlation_id, events[1]), timeout=PROMPT
+    )
 
     async def main() -> tuple[Trace, int]:
         trace = await aio.expect_chain(
@@ -317,13 +278,13 @@ def test_a_store_that_can_only_be_polled_pauses_on_a_timer(
     loop's timer, and the events that a task on the loop records are seen."""
     slept: list[float] = []
     monkeypatch.setattr(TraceStore, "pause", lambda self, seconds: slept.append(seconds))
-    polled = MemoryStore()
+    polled = PolledMemoryStore()
     polled.record(scenario.correlation_id, *chain("order.created"))
 
     async def main() -> Trace:
         first_read = asyncio.Event()
         loop = asyncio.get_running_loop()
-        polled.after_reads(1, lambda: loop.call_soon_threadsafe(first_read.set))
+        polled.after_reads(1, lambda: loop.call_soon_threadsafe(first_read.set), timeout=PROMPT)
 
         async def pay() -> None:
             await first_read.wait()

@@ -54,8 +54,9 @@ def chain(*kinds: str, step_ms: float = 50) -> list[TraceEvent]:
     return [event(kind, number, (number - 1) * step_ms) for number, kind in enumerate(kinds, 1)]
 
 
-class MemoryStore(TraceStore):
-    """Trace events held in memory; recording one wakes the checks waiting on it."""
+class PolledMemoryStore(TraceStore):
+    """Trace events held in memory, read by correlation id; counts its reads. It keeps
+    :meth:`TraceStore.pause`: a check can only poll it."""
 
     def __init__(self, order_by: str | None = None) -> None:
         self.order_by = order_by
@@ -82,19 +83,26 @@ class MemoryStore(TraceStore):
     def describe(self) -> str:
         return "memory"
 
-    def pause(self, seconds: float) -> None:
-        with self.changed:
-            self.changed.wait_for(lambda: self._version != self._seen, timeout=seconds)
-
-    def after_reads(self, count: int, action: Callable[[], None]) -> threading.Thread:
-        """Run ``action`` in a thread once the store has been read ``count`` times."""
+    def after_reads(
+        self, count: int, action: Callable[[], object], *, timeout: float = 10
+    ) -> threading.Thread:
+        """Run ``action`` in a thread once the store has been read ``count`` times (if it
+        is, within ``timeout``)."""
 
         def run() -> None:
             with self.changed:
-                arrived = self.changed.wait_for(lambda: self.reads >= count, timeout=10)
+                arrived = self.changed.wait_for(lambda: self.reads >= count, timeout=timeout)
             if arrived:
                 action()
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         return thread
+
+
+class MemoryStore(PolledMemoryStore):
+    """Trace events held in memory; recording one wakes the checks waiting on it."""
+
+    def pause(self, seconds: float) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: self._version != self._seen, timeout=seconds)
